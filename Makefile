@@ -1,0 +1,64 @@
+# One-Shot Steel: the two commands a user needs are `make book` and `make test`.
+# Everything else here is a building block of those two.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Colab and other managed environments keep their own torch; here we only install it when missing.
+TORCH_SPEC ?= torch torchvision
+MODE ?= smoke
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help env install data data-synthetic book book-student book-instructor test lint clean
+
+help:
+	@echo "make book   - set up, fetch data (or fall back to the synthetic stand-in), execute and build the HTML book"
+	@echo "make test   - set up and run the whole test suite (what CI runs)"
+	@echo "make data   - fetch and verify NEU-CLS into data/neu-cls"
+	@echo "make lint   - ruff"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp re-installs when the packaging metadata changes.
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -m pip install -q -e ".[book,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+env install: $(VENV)/.installed
+
+data: install
+	$(PY) -m oneshot_steel fetch-data
+
+data-synthetic: install
+	$(PY) -m oneshot_steel make-synthetic
+
+# Uses ONESHOT_STEEL_DATA when set; otherwise fetches the real set and, when that is impossible,
+# builds on the synthetic stand-in and says so loudly (every page then carries a warning).
+book: install
+	@set -e; \
+	if [ -z "$$ONESHOT_STEEL_DATA" ]; then \
+	  if $(PY) -m oneshot_steel fetch-data; then export ONESHOT_STEEL_DATA="$(CURDIR)/data/neu-cls"; \
+	  else \
+	    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	    echo "!!! The real NEU-CLS data could not be fetched: building the book on the       !!!"; \
+	    echo "!!! SYNTHETIC stand-in. Numbers in this build say nothing about real steel.     !!!"; \
+	    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"; \
+	    export ONESHOT_STEEL_DATA=synthetic; fi; \
+	fi; \
+	export ONESHOT_STEEL_MODE="$${ONESHOT_STEEL_MODE:-$(MODE)}"; \
+	echo "Building the book: data=$$ONESHOT_STEEL_DATA mode=$$ONESHOT_STEEL_MODE"; \
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+test: install
+	$(VENV)/bin/ruff check src tests data_scripts benchmarks
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check src tests data_scripts benchmarks
+
+clean:
+	rm -rf _build build .pytest_cache

@@ -1,0 +1,213 @@
+"""Checkpoint files: writing them atomically and reading them back safely.
+
+A training run in ``out_dir`` leaves three files:
+
+- ``model.pt``: everything needed to resume (weights, optimizer, grad-scaler, config, history,
+  epoch, the best weights so far, RNG states) -- rewritten after every epoch;
+- ``best.pt``: the weights with the lowest validation loss, with their config (no optimizer);
+- ``history.json``: the per-epoch losses and timings, readable without torch.
+
+Every value stored is a tensor or a plain Python builtin (dict, list, str, int, float, bool,
+None), so ``torch.load(..., weights_only=True)`` can read the files: unlike the authors'
+pickled models, opening a checkpoint never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._utils import atomic_write
+from .data.imageset import ImageSet
+from .errors import CheckpointError
+from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
+
+__all__ = [
+    "BEST_FILE",
+    "HISTORY_FILE",
+    "MODEL_FILE",
+    "build_from_spec",
+    "check_resumable",
+    "data_fingerprint",
+    "load_checkpoint",
+    "load_weights",
+    "model_spec",
+    "read_checkpoint",
+    "read_history",
+    "write_checkpoint",
+]
+
+MODEL_FILE = "model.pt"
+BEST_FILE = "best.pt"
+HISTORY_FILE = "history.json"
+#: Bumped when the layout of the checkpoint dict changes.
+FORMAT_VERSION = 1
+_CLASSES: dict[str, type[nn.Module]] = {"paper": PaperEmbeddingNet, "compact": CompactEmbeddingNet}
+_REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
+
+
+def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def read_checkpoint(path: str | os.PathLike, device: torch.device | str | None = None) -> dict:
+    """Load a checkpoint dict with ``weights_only=True``; :class:`CheckpointError` if unusable.
+
+    ``path`` may be a run folder (its ``model.pt`` is read) or a file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / MODEL_FILE
+    if not path.is_file():
+        raise CheckpointError(
+            f"No checkpoint at {path}. Train first (train_siamese / train_episodic write "
+            f"out_dir/{MODEL_FILE}) or check the path."
+        )
+    try:
+        ckpt = torch.load(path, map_location=device or "cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors, truncated zip archives, ...
+        raise CheckpointError(
+            f"Cannot read the checkpoint {path} ({type(exc).__name__}: {str(exc)[:200]}). "
+            "The file is corrupt, truncated or not a One-Shot Steel checkpoint; delete it "
+            "and train again."
+        ) from exc
+    missing = [k for k in _REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
+    if missing:
+        raise CheckpointError(
+            f"{path} is not a One-Shot Steel checkpoint (missing {missing}). Load bare state "
+            "dicts with model.load_state_dict(torch.load(path, weights_only=True))."
+        )
+    if ckpt["format"] != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} uses checkpoint format {ckpt['format']}, this version of the package "
+            f"reads format {FORMAT_VERSION}; retrain, or use the package version that wrote it."
+        )
+    return ckpt
+
+
+def build_from_spec(spec: dict[str, Any]) -> nn.Module:
+    """The untrained embedding net described by a checkpoint's ``model`` entry."""
+    return build_model(spec["name"], **spec["kwargs"])
+
+
+def _describe(spec: dict[str, Any]) -> str:
+    args = ", ".join(f"{k}={v}" for k, v in spec["kwargs"].items())
+    return f"{spec['name']!r} model ({args})"
+
+
+def load_weights(
+    net: nn.Module, state_dict: dict[str, torch.Tensor], spec: dict[str, Any], path: Path
+) -> None:
+    """``net.load_state_dict(state_dict)``, with a :class:`CheckpointError` that explains a mismatch."""
+    expected = _CLASSES.get(spec["name"])
+    if expected is None or type(net) is not expected:
+        raise CheckpointError(
+            f"{path} holds a {_describe(spec)} ({getattr(expected, '__name__', '?')}) but it was loaded into a "
+            f"{type(net).__name__}. Build build_model({spec['name']!r}, ...) instead, or let "
+            "load_checkpoint build the right model (omit model=)."
+        )
+    try:
+        net.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = "; ".join(line.strip() for line in first[:4])
+        raise CheckpointError(
+            f"{path} holds a {_describe(spec)} whose weights do not fit this "
+            f"{type(net).__name__} ({detail[:400]}). Build the model with the checkpoint's "
+            "settings, or let load_checkpoint build it (omit model=)."
+        ) from exc
+
+
+def _sha256(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def data_fingerprint(data: ImageSet | None) -> dict[str, Any] | None:
+    """What identifies a training/validation set: size, classes and a hash of pixels + labels.
+
+    Stored with the checkpoint so a run is never resumed, nor a model reused, on other data
+    (for example the synthetic stand-in instead of the real NEU images).
+    """
+    if data is None:
+        return None
+    return {
+        "n_images": len(data),
+        "image_size": data.image_size,
+        "classes": list(data.classes),
+        "synthetic": bool(data.synthetic),
+        "sha256": _sha256(data.images) + _sha256(data.labels)[:16],
+    }
+
+
+def read_history(out_dir: str | os.PathLike) -> dict[str, Any]:
+    """The ``history.json`` of a run folder: per-epoch losses, accuracies and seconds."""
+    path = Path(out_dir) / HISTORY_FILE
+    if not path.is_file():
+        raise CheckpointError(f"No training history at {path}; train a model into {out_dir} first.")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
+    """How to rebuild the embedding net of a run: ``{"name", "kwargs"}`` for ``build_model``."""
+    name, dim = config["model"], config["embedding_dim"]
+    if name == "paper":
+        return {"name": "paper", "kwargs": {"image_size": image_size, "embedding_dim": dim}}
+    if name == "compact":
+        return {"name": "compact", "kwargs": {"embedding_dim": dim, "width": config["width"]}}
+    raise ValueError(f"Unknown model {name!r}; TrainConfig.model must be 'paper' or 'compact'")
+
+
+def check_resumable(ckpt: dict, config: dict[str, Any], kind: str, data: dict, path: Path,
+                    may_change: frozenset[str] = frozenset()) -> None:
+    """Raise :class:`CheckpointError` unless ``ckpt`` is an earlier state of this very run:
+    same kind, same config (except the ``may_change`` keys), same data, not more epochs."""
+    old = ckpt["config"]
+    diff = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in config.items()
+            if k not in may_change and old.get(k) != v]
+    problems = []
+    if ckpt["kind"] != kind:
+        problems.append(f"it holds a {ckpt['kind']} run, this is a {kind} run")
+    if diff:
+        problems.append("the config differs (" + "; ".join(diff) + ")")
+    if ckpt.get("data") != data:
+        problems.append("it was trained on other data (image count, classes or pixels differ)")
+    if ckpt["epoch"] > config["epochs"]:
+        problems.append(f"it already ran {ckpt['epoch']} epochs, more than epochs={config['epochs']}")
+    if problems:
+        raise CheckpointError(
+            f"Cannot continue from {path}: " + "; ".join(problems) + ". Use another out_dir, "
+            "pass resume=False to start afresh (overwrites the file), or delete the folder."
+        )
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str | None = None, *,
+                    weights: str = "best", model: nn.Module | None = None
+                    ) -> tuple[nn.Module, Any, dict]:
+    """``(embedding_net, TrainConfig, history)`` from a run folder, ``model.pt`` or ``best.pt``.
+
+    ``weights="best"``: the epoch with the lowest validation loss; ``"last"``: the final epoch
+    (what the paper used). ``model`` loads into an existing net instead of building one; a
+    net of another kind or size gives a :class:`CheckpointError`. The net is returned in eval
+    mode on ``device`` (default: CPU).
+    """
+    from .train import TrainConfig  # train imports this module; import here, not at the top
+
+    if weights not in ("best", "last"):
+        raise ValueError(f"weights must be 'best' or 'last'; got {weights!r}")
+    path = Path(path)
+    path = path / MODEL_FILE if path.is_dir() else path
+    ckpt = read_checkpoint(path)
+    state = ckpt["state_dict"]
+    if weights == "best" and ckpt.get("best_state_dict") is not None:
+        state = ckpt["best_state_dict"]
+    net = build_from_spec(ckpt["model"]) if model is None else model
+    load_weights(net, state, ckpt["model"], path)
+    net.to(device if device is not None else "cpu").eval()
+    return net, TrainConfig.from_dict(ckpt["config"]), ckpt.get("history") or {}

@@ -1,0 +1,32 @@
+"""The data layer: NEU-CLS (or any image folder) as an :class:`ImageSet`, splits, fetching,
+and a synthetic stand-in for offline work.
+
+Entry points: :func:`load_neu` (the real set, or the stand-in when
+``ONESHOT_STEEL_DATA=synthetic``), :func:`load_image_folder` (your own defects),
+:func:`one_shot_split` and :func:`stratified_split`, :func:`fetch_neu`.
+"""
+
+from .fetch import MIRRORS, fetch_neu, verify_neu_folder
+from .imageset import NEU_CLASS_NAMES, NEU_CLASSES, ImageSet
+from .loading import default_data_dir, load_image_folder, load_neu, resolve_data_root
+from .splits import OneShotSplit, find_duplicates, one_shot_split, stratified_split
+from .synthetic import ensure_synthetic, make_synthetic
+
+__all__ = [
+    "MIRRORS",
+    "NEU_CLASSES",
+    "NEU_CLASS_NAMES",
+    "ImageSet",
+    "OneShotSplit",
+    "default_data_dir",
+    "ensure_synthetic",
+    "fetch_neu",
+    "find_duplicates",
+    "load_image_folder",
+    "load_neu",
+    "make_synthetic",
+    "one_shot_split",
+    "resolve_data_root",
+    "stratified_split",
+    "verify_neu_folder",
+]

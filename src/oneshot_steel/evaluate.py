@@ -1,0 +1,329 @@
+"""Evaluation protocols, each reported by name with its chance level.
+
+- :func:`pair_verification`: the paper's 83.22 % protocol -- same/different on random pairs
+  of the unseen classes, "same" iff the distance is below a threshold (chance 50 %).
+- :func:`episodic_accuracy`: N-way K-shot episodes, nearest support (K = 1) or nearest class
+  mean (K > 1), mean and 95 % confidence interval over many seeded episodes (chance 1/N).
+- :class:`OneShotClassifier`: enrol one image per defect class, then classify new images, or
+  reject them as "none of these" when they are too far from every enrolled class.
+
+Everything works on embeddings: a model is run ONCE over the images (:func:`embed`), and
+every function also accepts a precomputed ``[N, D]`` tensor instead of a model, so raw pixels
+(``images.flatten(1).float()``) give the no-learning baseline with exactly the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score, roc_curve
+from torch import nn
+
+from .augment import to_model_input
+from .data.imageset import ImageSet
+from .sampling import EpisodeSampler, PairSampler
+
+__all__ = [
+    "EpisodicResult",
+    "OneShotClassifier",
+    "PairVerificationResult",
+    "best_threshold",
+    "embed",
+    "episodic_accuracy",
+    "mean_ci95",
+    "pair_verification",
+]
+
+#: The paper's decision threshold: its contrastive margin m = 2.
+PAPER_THRESHOLD = 2.0
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def embed(model: nn.Module, images: ImageSet | torch.Tensor, batch_size: int = 512,
+          device: torch.device | str | None = None, *, keep_on_device: bool = False) -> torch.Tensor:
+    """Embeddings ``[N, D]`` (float32) of uint8 images (or float images already in [-1, 1]).
+
+    Runs in eval mode under ``torch.inference_mode`` in batches of ``batch_size`` on
+    ``device`` (default: where the model is), restoring the model's train/eval mode after.
+    Returns a CPU tensor unless ``keep_on_device``. A ``SiameseNetwork`` uses its branch.
+    """
+    x = images.images if isinstance(images, ImageSet) else images
+    if device is not None:
+        model.to(device)
+    dev = _model_device(model)
+    fn = model.embed if callable(getattr(model, "embed", None)) else model
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for s in range(0, x.shape[0], batch_size):
+                chunk = x[s:s + batch_size].to(dev)
+                chunk = to_model_input(chunk) if chunk.dtype == torch.uint8 else chunk.float()
+                out.append(fn(chunk).float())
+    finally:
+        model.train(was_training)
+    if not out:
+        raise ValueError("embed() got no images")
+    emb = torch.cat(out)
+    return emb if keep_on_device else emb.cpu()
+
+
+def _embeddings(model_or_embeddings: nn.Module | torch.Tensor, n: int, images: ImageSet,
+                batch_size: int, device: torch.device | str | None) -> torch.Tensor:
+    """A model's embeddings of ``images``, or a given ``[N, D]`` tensor after a shape check."""
+    if isinstance(model_or_embeddings, nn.Module):
+        return embed(model_or_embeddings, images, batch_size, device)
+    emb = model_or_embeddings
+    if not isinstance(emb, torch.Tensor) or emb.ndim != 2 or emb.shape[0] != n:
+        shape = tuple(emb.shape) if isinstance(emb, torch.Tensor) else type(emb).__name__
+        raise ValueError(
+            f"expected a model or an embedding tensor [N={n}, D] (one row per image, e.g. "
+            f"images.flatten(1).float() for raw pixels); got {shape}"
+        )
+    return emb.float()
+
+
+def mean_ci95(values: Sequence[float] | torch.Tensor | np.ndarray) -> tuple[float, float]:
+    """``(mean, 1.96 * std / sqrt(n))``: the normal-approximation 95 % confidence half-width
+    of the mean (sample std, ddof = 1; NaN for a single value, where no spread is known)."""
+    v = np.asarray(torch.as_tensor(values, dtype=torch.float64).cpu(), dtype=np.float64).ravel()
+    if v.size == 0:
+        raise ValueError("mean_ci95 needs at least one value")
+    ci = 1.96 * v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else float("nan")
+    return float(v.mean()), float(ci)
+
+
+# ----------------------------------------------------------------------------- episodes
+@dataclass
+class EpisodicResult:
+    """Accuracy of N-way K-shot episodes: mean, 95 % CI half-width and every episode's score."""
+
+    mean: float
+    ci95: float
+    n_episodes: int
+    n_way: int
+    k_shot: int
+    n_query: int
+    chance: float
+    classes: list[str]
+    seed: int
+    per_episode: torch.Tensor = field(repr=False)
+
+    def __str__(self) -> str:
+        return (f"{self.n_way}-way {self.k_shot}-shot: {100 * self.mean:.1f} % ± "
+                f"{100 * self.ci95:.1f} (95 % CI, {self.n_episodes:,} episodes; "
+                f"chance {100 * self.chance:.1f} %)")
+
+
+def _episode_accuracies(emb: torch.Tensor, support: torch.Tensor, query: torch.Tensor,
+                        chunk: int) -> torch.Tensor:
+    """Accuracy of each episode (``support [E, N, K]``, ``query [E, N, Q]`` image indices)."""
+    e, n, _ = support.shape
+    q = query.shape[2]
+    target = torch.arange(n, device=emb.device).repeat_interleave(q)  # query rows, class-major
+    out = []
+    for s in range(0, e, chunk):
+        protos = emb[support[s:s + chunk]].mean(dim=2)  # [e, N, D]; K = 1: the support itself
+        queries = emb[query[s:s + chunk]].flatten(1, 2)  # [e, N*Q, D]
+        # Exact distances (no matmul trick, whose rounding can flip near-ties).
+        dist = torch.cdist(queries, protos, compute_mode="donot_use_mm_for_euclid_dist")
+        out.append((dist.argmin(dim=2) == target).float().mean(dim=1))
+    return torch.cat(out)
+
+
+def episodic_accuracy(model_or_embeddings: nn.Module | torch.Tensor, imageset: ImageSet,
+                      n_way: int, k_shot: int, n_query: int, n_episodes: int, seed: int = 0,
+                      batch_size: int = 512, device: torch.device | str | None = None
+                      ) -> EpisodicResult:
+    """N-way K-shot accuracy: each query goes to the nearest class mean of the support
+    embeddings (the support image itself when K = 1), Euclidean distance.
+
+    Every image is embedded once; the episodes are then scored in batched chunks, so
+    10,000 episodes take well under a second for small embeddings.
+    """
+    emb = _embeddings(model_or_embeddings, len(imageset), imageset, batch_size, device)
+    eps = EpisodeSampler(imageset.labels.to(emb.device), n_way, k_shot, n_query,
+                         seed=seed).sample(n_episodes)
+    per_query_bytes = 4 * emb.shape[1] * n_way * (k_shot + n_query)
+    chunk = max(1, min(n_episodes, (256 << 20) // max(1, per_query_bytes)))
+    acc = _episode_accuracies(emb, eps.support, eps.query, chunk).cpu()
+    mean, ci = mean_ci95(acc)
+    return EpisodicResult(mean=mean, ci95=ci, n_episodes=n_episodes, n_way=n_way,
+                          k_shot=k_shot, n_query=n_query, chance=1.0 / n_way,
+                          classes=list(imageset.classes), seed=seed, per_episode=acc)
+
+
+# ----------------------------------------------------------------------------- pairs
+def best_threshold(distances: torch.Tensor, positive: torch.Tensor) -> tuple[float, float]:
+    """``(threshold, accuracy)`` maximising the accuracy of "positive iff distance < threshold".
+
+    All thresholds are tried at once: after sorting, predicting the first i distances
+    positive scores ``(positives among them + negatives after them) / n``. The threshold is
+    placed midway between neighbouring distances; ties keep the smallest threshold.
+    """
+    d, order = torch.sort(distances.double().cpu())
+    pos = positive.double().cpu()[order]
+    n = d.numel()
+    tp = torch.cat([torch.zeros(1, dtype=torch.float64), pos.cumsum(0)])  # first i predicted +
+    tn = (1 - pos).sum() - torch.cat([torch.zeros(1, dtype=torch.float64), (1 - pos).cumsum(0)])
+    acc = (tp + tn) / n
+    cuts = torch.cat([d[:1] - 1.0, (d[:-1] + d[1:]) / 2, d[-1:] + 1.0])  # n + 1 candidate thresholds
+    valid = torch.ones(n + 1, dtype=torch.bool)
+    valid[1:n] = d[1:] > d[:-1]  # a cut between equal distances cannot separate them
+    acc = torch.where(valid, acc, torch.tensor(-1.0, dtype=torch.float64))
+    i = int(acc.argmax())
+    return float(cuts[i]), float(acc[i])
+
+
+@dataclass
+class PairVerificationResult:
+    """The paper's same/different protocol on pairs of one set of classes."""
+
+    accuracy: float  #: at ``threshold``
+    threshold: float
+    n_pairs: int
+    n_same: int
+    auc: float  #: ROC AUC of -distance as a "same" score (threshold-free)
+    eer: float  #: equal error rate (false accepts = false rejects)
+    chance: float = 0.5
+    val_threshold: float | None = None  #: chosen on validation pairs of the training classes
+    val_accuracy: float | None = None  #: on those validation pairs
+    accuracy_at_val_threshold: float | None = None  #: on the test pairs
+    distances: torch.Tensor = field(default=None, repr=False)
+    same: torch.Tensor = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        s = (f"pair verification: {100 * self.accuracy:.1f} % at threshold {self.threshold:g} "
+             f"({self.n_pairs:,} pairs, {self.n_same} same-class; chance 50 %), "
+             f"ROC AUC {self.auc:.3f}, EER {100 * self.eer:.1f} %")
+        if self.val_threshold is not None:
+            s += (f"; threshold {self.val_threshold:.3f} chosen on validation: "
+                  f"{100 * self.accuracy_at_val_threshold:.1f} %")
+        return s
+
+
+def _pairs(emb: torch.Tensor, labels: torch.Tensor, n_pairs: int, seed: int):
+    i1, i2, same = PairSampler(labels.to(emb.device), n_pairs, 0.5, seed).sample_epoch(0)
+    return torch.linalg.vector_norm(emb[i1] - emb[i2], dim=1).cpu(), same.cpu()
+
+
+def pair_verification(model_or_embeddings: nn.Module | torch.Tensor, imageset: ImageSet,
+                      n_pairs: int = 900, threshold: float | None = None, seed: int = 0, *,
+                      val_set: ImageSet | None = None, val_embeddings: torch.Tensor | None = None,
+                      batch_size: int = 512, device: torch.device | str | None = None
+                      ) -> PairVerificationResult:
+    """Same/different verification on ``n_pairs`` random pairs of ``imageset`` (about half
+    same-class), predicted "same" iff distance < ``threshold`` (default: the margin, 2.0).
+
+    With ``val_set`` (held-out images of the TRAINING classes; pass ``val_embeddings`` too
+    when giving embeddings instead of a model) a second threshold is chosen to maximise
+    accuracy on validation pairs and applied to the test pairs. A threshold is never tuned
+    on the test classes.
+    """
+    threshold = PAPER_THRESHOLD if threshold is None else float(threshold)
+    emb = _embeddings(model_or_embeddings, len(imageset), imageset, batch_size, device)
+    d, same = _pairs(emb, imageset.labels, n_pairs, seed)
+    y = same.numpy().astype(bool)
+    both = 0 < y.sum() < y.size
+    auc = float(roc_auc_score(y, -d.numpy())) if both else float("nan")
+    eer = float("nan")
+    if both:
+        fpr, tpr, _ = roc_curve(y, -d.numpy())
+        i = int(np.argmin(np.abs((1 - tpr) - fpr)))
+        eer = float((fpr[i] + 1 - tpr[i]) / 2)
+    result = PairVerificationResult(
+        accuracy=float(((d < threshold).float() == same).float().mean()), threshold=threshold,
+        n_pairs=n_pairs, n_same=int(same.sum()), auc=auc, eer=eer, distances=d, same=same)
+    if val_set is not None:
+        if val_embeddings is None:
+            if not isinstance(model_or_embeddings, nn.Module):
+                raise ValueError("pass val_embeddings (or a model) together with val_set")
+            val_embeddings = embed(model_or_embeddings, val_set, batch_size, device)
+        v_emb = _embeddings(val_embeddings, len(val_set), val_set, batch_size, device)
+        vd, vsame = _pairs(v_emb, val_set.labels, n_pairs, seed + 1)
+        result.val_threshold, result.val_accuracy = best_threshold(vd, vsame)
+        result.accuracy_at_val_threshold = float(
+            ((d < result.val_threshold).float() == same).float().mean())
+    elif val_embeddings is not None:
+        raise ValueError("val_embeddings needs val_set for its labels")
+    return result
+
+
+# ----------------------------------------------------------------------------- classifier
+class OneShotClassifier:
+    """Enrol a few labelled images once, then classify new ones by nearest class mean.
+
+    ``predict`` returns label -1 ("matches no enrolled class") when the nearest class is
+    farther than ``threshold`` (None: never reject).
+    """
+
+    def __init__(self, model: nn.Module, device: torch.device | str | None = None,
+                 threshold: float | None = None, batch_size: int = 512):
+        self.model, self.device, self.threshold, self.batch_size = model, device, threshold, batch_size
+        self.prototypes: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+        self.class_names: list[str] | None = None
+
+    def _embed(self, images: ImageSet | torch.Tensor) -> torch.Tensor:
+        return embed(self.model, images, self.batch_size, self.device)
+
+    def enroll(self, images: ImageSet | torch.Tensor, labels: torch.Tensor | Sequence[int] | None = None,
+               class_names: Sequence[str] | None = None) -> OneShotClassifier:
+        """Store one prototype per label: the mean embedding of its images (K = 1: the image)."""
+        if isinstance(images, ImageSet):
+            labels = images.labels if labels is None else labels
+            class_names = images.classes if class_names is None else class_names
+        if labels is None:
+            raise ValueError("enroll() needs labels (one per image) unless given an ImageSet")
+        labels = torch.as_tensor(labels, dtype=torch.int64).cpu()
+        emb = self._embed(images)
+        if emb.shape[0] != labels.shape[0]:
+            raise ValueError(f"enroll() got {emb.shape[0]} images but {labels.shape[0]} labels")
+        self.labels, inverse = torch.unique(labels, return_inverse=True)
+        sums = torch.zeros(len(self.labels), emb.shape[1]).index_add_(0, inverse, emb)
+        self.prototypes = sums / torch.bincount(inverse).unsqueeze(1)
+        self.class_names = list(class_names) if class_names is not None else None
+        return self
+
+    def distances(self, queries: ImageSet | torch.Tensor) -> torch.Tensor:
+        """``[M, C]`` Euclidean distances from each query to each enrolled class."""
+        if self.prototypes is None:
+            raise RuntimeError("call enroll(images, labels) before predict()")
+        return torch.cdist(self._embed(queries), self.prototypes,
+                           compute_mode="donot_use_mm_for_euclid_dist")
+
+    def predict(self, queries: ImageSet | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(labels [M], nearest distances [M])``; label -1 where the distance exceeds the threshold."""
+        dist, idx = self.distances(queries).min(dim=1)
+        labels = self.labels[idx]
+        if self.threshold is not None:
+            labels = torch.where(dist > self.threshold, torch.full_like(labels, -1), labels)
+        return labels, dist
+
+    def choose_rejection_threshold(self, known: ImageSet | torch.Tensor,
+                                   unknown: ImageSet | torch.Tensor | None = None,
+                                   accept_rate: float = 0.95) -> float:
+        """Set ``threshold`` from VALIDATION images and return it.
+
+        ``known``: images of enrolled classes; ``unknown``: images of other classes. With
+        both, the threshold maximises the accuracy of accept-known/reject-unknown; with
+        ``known`` only it accepts ``accept_rate`` of them (a distance quantile).
+        """
+        d_known = self.distances(known).min(dim=1).values
+        if unknown is None:
+            self.threshold = float(torch.quantile(d_known.double(), accept_rate))
+        else:
+            d_unknown = self.distances(unknown).min(dim=1).values
+            d = torch.cat([d_known, d_unknown])
+            accept = torch.cat([torch.ones_like(d_known), torch.zeros_like(d_unknown)])
+            self.threshold = best_threshold(d, accept)[0]
+        return self.threshold

@@ -1,0 +1,314 @@
+"""The first cells of every chapter: one call that sets up mode, seeds, device and data.
+
+Each chapter notebook starts with a ``parameters`` cell (:data:`PARAMETERS_CELL`, which papermill
+overrides) and the setup cell (:data:`SETUP_CELL`), identical in every notebook::
+
+    ctx = setup_notebook(mode=MODE, data=DATA, seed=SEED)
+
+:func:`setup_notebook` resolves the mode (``""`` means ``full`` on a CUDA GPU and ``quick``
+otherwise), seeds Python, NumPy and torch, picks the device, finds the data (fetching it when
+needed, falling back loudly to the synthetic stand-in when that fails) and says all of it in
+the output, so that a reader of the built book knows what produced the numbers on the page.
+When the numbers are not the real thing (synthetic data, or a reduced mode) it shows a warning
+admonition: a MyST admonition in the book, a coloured box in Jupyter and Colab.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from ._utils import default_device, repo_root, seed_everything
+from .errors import OneShotSteelError
+
+__all__ = [
+    "MODES",
+    "PARAMETERS_CELL",
+    "SETUP_CELL_TEMPLATE",
+    "ModeError",
+    "NotebookContext",
+    "load_data",
+    "repository",
+    "resolve_mode",
+    "setup_cell",
+    "setup_notebook",
+]
+
+#: The run modes, from cheapest to most faithful.
+MODES: tuple[str, ...] = ("smoke", "quick", "full")
+
+_MODE_MEANING = {
+    "smoke": "every cell runs on tiny sizes to check the code path; the numbers mean nothing",
+    "quick": "reduced schedules sized for a CPU; the numbers show trends, not final results",
+    "full": "the paper's schedules; meant for a GPU",
+}
+
+#: The ``parameters`` cell of every chapter (papermill injects its overrides after it).
+PARAMETERS_CELL = """\
+import os
+MODE = os.environ.get("ONESHOT_STEEL_MODE", "")  # "smoke" | "quick" | "full"; "" = full on a GPU, quick on a CPU
+DATA = os.environ.get("ONESHOT_STEEL_DATA", "")  # a folder, "synthetic", or "" for the default
+SEED = 0"""
+
+#: The setup cell; ``{url}`` and ``{branch}`` come from _config.yml's ``repository`` section.
+SETUP_CELL_TEMPLATE = """\
+import sys
+if "google.colab" in sys.modules:  # on Colab: install the package, keeping Colab's own torch and numpy
+    %pip install -q "oneshot-steel @ git+{url}@{branch}"
+from oneshot_steel.notebook import setup_notebook
+ctx = setup_notebook(mode=MODE, data=DATA, seed=SEED)"""
+
+
+class ModeError(OneShotSteelError, ValueError):
+    """MODE is not one of smoke, quick, full or empty."""
+
+
+def repository() -> tuple[str, str]:
+    """The book's repository ``(url, branch)``.
+
+    Read from ``repository`` in _config.yml (the one place that names it) when running from a
+    checkout; an installed package (Colab) falls back to its metadata's Homepage, which the tests
+    keep equal to _config.yml's url, and the branch ``main``.
+    """
+    root = repo_root()
+    config = root / "_config.yml" if root is not None else None
+    if config is not None and config.is_file():
+        try:
+            import yaml  # comes with jupyter-book; not a dependency of the package itself
+        except ImportError:
+            pass
+        else:
+            repo = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("repository", {})
+            if repo.get("url"):
+                return str(repo["url"]).rstrip("/"), str(repo.get("branch") or "main")
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("oneshot-steel").get_all("Project-URL") or []
+    except PackageNotFoundError as err:
+        raise OneShotSteelError(
+            "Cannot tell the book's repository: no _config.yml next to this package and "
+            "oneshot-steel is not installed. Run from a checkout or `pip install -e .`."
+        ) from err
+    for entry in urls:
+        label, _, url = entry.partition(",")
+        if label.strip().lower() == "homepage":
+            return url.strip().rstrip("/"), "main"
+    raise OneShotSteelError("The installed oneshot-steel metadata has no Homepage URL.")
+
+
+def setup_cell(url: str | None = None, branch: str | None = None) -> str:
+    """The canonical setup cell for the repository ``url`` at ``branch`` (default: ours)."""
+    if url is None or branch is None:
+        default_url, default_branch = repository()
+        url, branch = url or default_url, branch or default_branch
+    return SETUP_CELL_TEMPLATE.format(url=url.rstrip("/"), branch=branch)
+
+
+def __getattr__(name: str) -> str:
+    # SETUP_CELL is computed on first use: it reads _config.yml, which a plain import should not.
+    if name == "SETUP_CELL":
+        return setup_cell()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dataclass(frozen=True)
+class NotebookContext:
+    """What a chapter runs with; every later cell reads its sizes and paths from here."""
+
+    mode: str  #: "smoke", "quick" or "full"
+    device: torch.device
+    data_root: Path | Literal["synthetic"]  #: the data folder, or "synthetic" for the stand-in
+    synthetic: bool  #: True when the images are the synthetic stand-in
+    seed: int
+    on_colab: bool
+    bf16: bool = False  #: bfloat16 autocast is supported and worth using on this device
+    mode_reason: str = ""  #: why this mode was chosen, in words
+    generator: torch.Generator = field(default_factory=torch.Generator, repr=False, compare=False)
+
+    @property
+    def reduced(self) -> bool:
+        """True in smoke and quick mode: the numbers are not the final results."""
+        return self.mode != "full"
+
+
+def resolve_mode(mode: str, device: torch.device) -> tuple[str, str]:
+    """``(mode, reason)``: validate ``mode``; ``""`` becomes full on CUDA, quick elsewhere."""
+    value = str(mode).strip().lower()
+    if value in MODES:
+        return value, f"MODE={value!r} was requested"
+    if value == "":
+        if device.type == "cuda":
+            return "full", "MODE was empty and a CUDA GPU is present, so the full schedule runs"
+        return "quick", (
+            f"MODE was empty and no CUDA GPU was found ({device.type}), so the CPU-sized quick "
+            'schedule runs; set MODE = "full" to run the paper\'s schedule anyway'
+        )
+    raise ModeError(
+        f"MODE={mode!r} is not a run mode. Use 'smoke' (tiny sizes, checks the code), 'quick' "
+        "(CPU-sized), 'full' (the paper's schedule, for a GPU), or '' (full on a GPU, quick on "
+        "a CPU). Set it in the notebook's parameters cell or with ONESHOT_STEEL_MODE."
+    )
+
+
+def _bf16(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return False  # CPU and MPS: bfloat16 brings no speed-up worth its precision loss here
+
+
+def _device_line(device: torch.device, bf16: bool) -> str:
+    if device.type == "cuda":
+        props = torch.cuda.get_device_properties(device)
+        name = f"{props.name}, {props.total_memory / 2**30:.0f} GiB"
+        bf = "bfloat16 supported" if bf16 else "no bfloat16: training stays in float32"
+    elif device.type == "mps":
+        name, bf = "Apple GPU (MPS)", "float32"
+    else:
+        name = f"{torch.get_num_threads()} threads"
+        bf = "float32 (bfloat16 is not faster on most CPUs)"
+    return f"Device: {device.type} ({name}); {bf}"
+
+
+def _resolve_data(data: str | os.PathLike) -> tuple[Path | Literal["synthetic"], bool, str]:
+    """``(root, synthetic, fallback_reason)``; the reason is empty unless we fell back."""
+    from .data.loading import resolve_data_root
+    from .data.synthetic import MARKER
+    from .errors import DataNotFoundError, FetchError
+
+    explicit = str(data).strip()
+    try:
+        root = resolve_data_root(explicit or None)
+    except (DataNotFoundError, FetchError) as err:
+        if explicit or os.environ.get("ONESHOT_STEEL_DATA", "").strip():
+            raise  # a folder that was named but is not there is a typo to fix, not to hide
+        return "synthetic", True, str(err).splitlines()[0]
+    if root == "synthetic":
+        return root, True, ""
+    return root, (Path(root) / MARKER).is_file(), ""
+
+
+def _display_warning(title: str, items: list[str]) -> None:
+    """A MyST admonition for the book, an HTML box for Jupyter/Colab, a banner for a terminal."""
+    markdown = "\n".join(
+        [f":::{{admonition}} {title}", ":class: warning", "", *[f"- {i}" for i in items], ":::"]
+    )
+    box = (
+        '<div style="border-left:6px solid #e69500;background:#fff4e0;color:#3a2a00;'
+        'padding:0.6em 1em;margin:0.5em 0"><strong>&#9888; '
+        + html.escape(title)
+        + "</strong><ul>"
+        + "".join(f"<li>{html.escape(i).replace('**', '')}</li>" for i in items)
+        + "</ul></div>"
+    )
+    bar = "!" * 78
+    plain = "\n".join([bar, f"!!! {title}", *[f"!!! - {i.replace('**', '')}" for i in items], bar])
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython comes with every notebook
+        print(plain)
+        return
+    if get_ipython() is None:
+        print(plain)
+        return
+    display({"text/markdown": markdown, "text/html": box, "text/plain": plain}, raw=True)
+
+
+def setup_notebook(
+    mode: str = "", data: str | os.PathLike = "", seed: int = 0, *, verbose: bool = True
+) -> NotebookContext:
+    """Resolve the mode, seed everything, pick the device, find the data, and say so.
+
+    ``mode``: ``"smoke"``, ``"quick"``, ``"full"`` or ``""`` (full on a CUDA GPU, else quick).
+    ``data``: a folder, ``"synthetic"``, or ``""`` for the default folder (fetched when missing).
+    When ``data`` is empty and the real set can be neither found nor fetched, the synthetic
+    stand-in is used and a warning says so; a folder that was named but does not exist raises
+    :class:`~oneshot_steel.errors.DataNotFoundError` instead, since that is a typo.
+    """
+    on_colab = "google.colab" in sys.modules
+    device = default_device()
+    mode, reason = resolve_mode(mode, device)
+    try:
+        seed = int(seed)
+    except (TypeError, ValueError) as err:
+        raise ModeError(f"SEED={seed!r} is not an integer; set SEED = 0 (or any int).") from err
+    generator = seed_everything(seed)
+    bf16 = _bf16(device)
+    root, synthetic, fallback = _resolve_data(data)
+    ctx = NotebookContext(
+        mode=mode,
+        device=device,
+        data_root=root,
+        synthetic=synthetic,
+        seed=seed,
+        on_colab=on_colab,
+        bf16=bf16,
+        mode_reason=reason,
+        generator=generator,
+    )
+    if verbose:
+        _report(ctx, fallback)
+    return ctx
+
+
+def _report(ctx: NotebookContext, fallback: str) -> None:
+    data = (
+        f"synthetic stand-in ({ctx.data_root})"
+        if ctx.synthetic
+        else f"{ctx.data_root} (NEU-CLS or your own images)"
+    )
+    print(f"Mode: {ctx.mode}: {_MODE_MEANING[ctx.mode]}.\n      ({ctx.mode_reason})")
+    print(_device_line(ctx.device, ctx.bf16))
+    print(f"Data: {data}")
+    print(f"Seed: {ctx.seed} (Python, NumPy and torch seeded)")
+    if ctx.on_colab and ctx.device.type != "cuda":
+        print("Tip: on Colab, Runtime > Change runtime type > GPU runs the full schedule.")
+    items = []
+    if fallback:
+        items.append(
+            f"**The real NEU-CLS images could not be found or downloaded** ({fallback}). "
+            "This run fell back to the synthetic stand-in."
+        )
+    if ctx.synthetic:
+        items.append(
+            "**Synthetic data.** The images are a procedural stand-in with the six NEU classes: "
+            "every number on this page says how the code behaves, not how well it recognises "
+            "real steel defects. Set `DATA` to the NEU-CLS folder for real results."
+        )
+    if ctx.mode == "smoke":
+        items.append(
+            "**Smoke mode.** Every cell runs on tiny sizes to check that the code works; "
+            "losses, accuracies and plots are not meaningful. Use quick or full mode to learn "
+            "from the numbers."
+        )
+    elif ctx.mode == "quick":
+        items.append(
+            "**Quick mode.** Training schedules are shortened to fit a CPU: the numbers show "
+            "the trends but fall short of what the full schedule reaches. Run with "
+            '`MODE = "full"` on a GPU for the final figures.'
+        )
+    if items:
+        parts = (["synthetic data"] if ctx.synthetic else []) + (
+            [f"{ctx.mode} mode"] if ctx.reduced else []
+        )
+        _display_warning("These results are not the final ones: " + " and ".join(parts), items)
+
+
+def load_data(ctx: NotebookContext, size: int = 100):
+    """The data set of ``ctx`` as an ImageSet of ``size`` x ``size`` images (see ``load_neu``)."""
+    from .data.loading import load_neu
+
+    data = load_neu(ctx.data_root, size=size)
+    if data.synthetic != ctx.synthetic:  # cannot happen unless the folder changed under us
+        raise OneShotSteelError(
+            f"{ctx.data_root} changed since setup_notebook (synthetic={data.synthetic}); "
+            "re-run the setup cell."
+        )
+    return data

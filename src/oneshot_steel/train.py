@@ -1,0 +1,419 @@
+"""Training: the paper's Siamese recipe (contrastive loss on random pairs) and prototypical
+episodes, sharing one loop with mixed precision, checkpoints, resume and divergence checks.
+
+Design choices a reader should know about:
+
+- The whole training set lives on the device as uint8 (1,800 images of 100x100 are 18 MB);
+  pairs/episodes are index tensors and augmentation runs on the device, so no DataLoader,
+  no worker processes and no per-image Python.
+- Every epoch's randomness (which pairs, which augmentation) is a pure function of
+  ``(seed, epoch)``. A run resumed after epoch k therefore needs no saved RNG state and, on a
+  CPU, ends with bit-identical weights to an uninterrupted run.
+- Each epoch ends with one checkpoint written atomically (see :mod:`oneshot_steel.checkpoint`);
+  a NaN/inf loss raises :class:`~oneshot_steel.errors.TrainingDivergedError` before anything
+  is written, so the last good checkpoint survives.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ._utils import atomic_write_json, default_device
+from .augment import augment_batch, to_model_input
+from .checkpoint import (
+    BEST_FILE,
+    FORMAT_VERSION,
+    HISTORY_FILE,
+    MODEL_FILE,
+    build_from_spec,
+    check_resumable,
+    data_fingerprint,
+    load_checkpoint,
+    load_weights,
+    model_spec,
+    read_checkpoint,
+    read_history,
+    write_checkpoint,
+)
+from .data.imageset import ImageSet
+from .errors import TrainingDivergedError
+from .evaluate import embed
+from .losses import contrastive_loss, euclidean_distance, prototypical_loss
+from .sampling import EpisodeSampler, PairSampler
+
+__all__ = [
+    "AutocastSettings",
+    "TrainConfig",
+    "autocast_settings",
+    "load_checkpoint",
+    "read_history",
+    "train_episodic",
+    "train_or_load",
+    "train_siamese",
+]
+
+#: Config fields that may change when a run is resumed: more epochs extend it, and how often
+#: it is saved does not change what is computed.
+_RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run. The defaults are the paper's Table 1."""
+
+    model: str = "paper"  #: "paper" (Fig. 1) or "compact"
+    embedding_dim: int = 5
+    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
+    batch_size: int = 32  #: pairs per step (Siamese training)
+    epochs: int = 100
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    margin: float = 2.0  #: contrastive margin m of eq. (1)
+    pairs_per_epoch: int = 900
+    p_same: float = 0.5
+    val_pairs: int = 900  #: fixed validation pairs (Siamese training)
+    augment: bool = True
+    rotate: bool = True
+    flip: bool = True
+    brightness: float = 10.0
+    amp: bool = True  #: mixed precision where the device profits (see autocast_settings)
+    seed: int = 0
+    n_way: int = 3  #: episodic training: classes per episode
+    k_shot: int = 1
+    n_query: int = 5
+    episodes_per_epoch: int = 100
+    val_episodes: int = 200
+    checkpoint_every: int = 1  #: epochs between checkpoints (the last epoch is always saved)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
+        """``"paper"``, ``"quick"`` or ``"smoke"`` (see :data:`PRESETS`), then ``overrides``."""
+        try:
+            base = PRESETS[name]
+        except KeyError:
+            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        return replace(base, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain builtins only (betas as a list), so ``weights_only`` loading can read it."""
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if "betas" in kw:
+            kw["betas"] = tuple(kw["betas"])
+        return cls(**kw)
+
+
+#: ``paper``: Table 1 exactly (Fig. 1 net, 5-d embedding, batch 32, 100 epochs of 900 pairs,
+#: Adam 5e-4 (0.9, 0.999), margin 2), plus the augmentation of section 4.
+#: ``quick``: the paper recipe with 15 epochs instead of 100 (same model, batch, lr, margin,
+#: 900 pairs per epoch, augmentation); a few minutes on a 2-core CPU.
+#: ``smoke``: a CI check only: the compact net (width 8, 16-d embedding), 2 epochs of 64 pairs,
+#: 64 validation pairs, 10 training and 20 validation episodes; seconds on a CPU.
+PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(),
+    "quick": TrainConfig(epochs=15),
+    "smoke": TrainConfig(
+        model="compact", embedding_dim=16, width=8, epochs=2, pairs_per_epoch=64,
+        val_pairs=64, episodes_per_epoch=10, val_episodes=20, n_query=3,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class AutocastSettings:
+    """How a device runs the forward pass: ``dtype`` (None = float32) and loss scaling."""
+
+    enabled: bool
+    dtype: torch.dtype | None
+    use_grad_scaler: bool
+    reason: str
+
+    @property
+    def precision(self) -> str:
+        """``"bf16"``, ``"fp16"`` or ``"fp32"``."""
+        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
+
+
+def autocast_settings(device: torch.device | str, enabled: bool = True) -> AutocastSettings:
+    """Choose mixed precision for ``device``.
+
+    - CUDA with native bfloat16 (Ampere and newer): bf16 autocast. bf16 keeps float32's
+      exponent range, so gradients cannot underflow and no loss scaling is needed.
+    - CUDA without bf16 (Colab's T4, V100): fp16 autocast plus a ``GradScaler``: fp16 tensor
+      cores give the speed, and scaling the loss keeps small fp16 gradients from becoming 0.
+    - CPU, MPS or ``enabled=False``: plain float32. CPU autocast is rarely faster and would
+      change the numbers a CPU reader compares against the book.
+    """
+    device = torch.device(device)
+    if not enabled:
+        return AutocastSettings(False, None, False, "mixed precision switched off")
+    if device.type != "cuda":
+        return AutocastSettings(False, None, False, f"{device.type}: float32")
+    native_bf16 = torch.cuda.get_device_capability(device)[0] >= 8
+    if native_bf16 and torch.cuda.is_bf16_supported():
+        return AutocastSettings(True, torch.bfloat16, False, "CUDA with native bf16")
+    return AutocastSettings(True, torch.float16, True, "CUDA without bf16: fp16 + GradScaler")
+
+
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """A 63-bit seed that depends only on ``(seed, epoch, stream)``: resuming needs no RNG state."""
+    state = np.random.SeedSequence([int(seed), int(epoch), int(stream)]).generate_state(2)
+    return int((int(state[0]) << 32 | int(state[1])) >> 1)
+
+
+_INIT, _AUGMENT, _EPISODES, _VALIDATION = range(4)
+
+
+# ----------------------------------------------------------------------------- the two tasks
+class _Task:
+    """What differs between Siamese and episodic training: the batches, the loss, validation."""
+
+    kind = ""
+
+    def __init__(self, config: TrainConfig, net: nn.Module, train: ImageSet,
+                 val: ImageSet | None, device: torch.device):
+        self.config, self.net, self.device = config, net, device
+        self.images = train.images.to(device)  # uint8, resident for the whole run
+        self.labels = train.labels.to(device)
+        self.val_images = None if val is None else val.images.to(device)
+        self.val_labels = None if val is None else val.labels.to(device)
+
+    def inputs(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        c = self.config
+        if not c.augment:
+            return to_model_input(images)
+        return augment_batch(images, gen, rotate=c.rotate, flip=c.flip, brightness=c.brightness)
+
+    def val_embeddings(self) -> torch.Tensor:
+        return embed(self.net, self.val_images, device=self.device, keep_on_device=True)
+
+
+class _PairTask(_Task):
+    kind = "siamese"
+
+    def __init__(self, config, net, train, val, device):
+        super().__init__(config, net, train, val, device)
+        self.sampler = PairSampler(self.labels, config.pairs_per_epoch, config.p_same, config.seed)
+        if val is not None:
+            vs = PairSampler(self.val_labels, config.val_pairs, config.p_same,
+                             epoch_seed(config.seed, 0, _VALIDATION))
+            self.val_pairs = vs.sample_epoch(0)
+
+    def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
+        i1, i2, same = self.sampler.sample_epoch(epoch)
+        bs = self.config.batch_size
+        return [(i1[s:s + bs], i2[s:s + bs], same[s:s + bs]) for s in range(0, len(same), bs)]
+
+    def loss(self, batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> torch.Tensor:
+        i1, i2, same = batch
+        # Both sides of every pair in one forward pass, exactly as SiameseNetwork does it.
+        x = self.inputs(torch.cat([self.images[i1], self.images[i2]]), gen)
+        e1, e2 = self.net(x).float().chunk(2)
+        return contrastive_loss(euclidean_distance(e1, e2), same, self.config.margin)
+
+    def validate(self) -> dict[str, float]:
+        emb = self.val_embeddings()
+        i1, i2, same = self.val_pairs
+        d = euclidean_distance(emb[i1], emb[i2])
+        acc = ((d < self.config.margin).float() == same).float().mean()
+        return {"val_loss": float(contrastive_loss(d, same, self.config.margin)),
+                "val_accuracy": float(acc)}
+
+
+class _EpisodeTask(_Task):
+    kind = "episodic"
+
+    def __init__(self, config, net, train, val, device):
+        super().__init__(config, net, train, val, device)
+        c = config
+        self.sampler = EpisodeSampler(self.labels, c.n_way, c.k_shot, c.n_query,
+                                      seed=epoch_seed(c.seed, 0, _EPISODES))
+        if val is not None:
+            vs = EpisodeSampler(self.val_labels, c.n_way, c.k_shot, c.n_query,
+                                seed=epoch_seed(c.seed, 0, _VALIDATION))
+            self.val_episodes = vs.sample(c.val_episodes)
+
+    def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
+        eps = self.sampler.sample(self.config.episodes_per_epoch, epoch=epoch)
+        return list(zip(eps.support, eps.query, strict=True))
+
+    def loss(self, batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> torch.Tensor:
+        support, query = batch  # [N, K], [N, Q] image indices
+        n, k = support.shape
+        emb = self.net(self.inputs(self.images[torch.cat([support.flatten(), query.flatten()])], gen))
+        emb = emb.float()
+        return prototypical_loss(emb[: n * k].view(n, k, -1), emb[n * k:].view(n, query.shape[1], -1))[0]
+
+    def validate(self) -> dict[str, float]:
+        emb = self.val_embeddings()  # each validation image embedded once
+        results = [prototypical_loss(emb[s], emb[q])
+                   for s, q in zip(self.val_episodes.support, self.val_episodes.query, strict=True)]
+        losses, accs = torch.stack([r[0] for r in results]), torch.stack([r[1] for r in results])
+        return {"val_loss": float(losses.mean()), "val_accuracy": float(accs.mean())}
+
+
+# ----------------------------------------------------------------------------- shared loop
+def _fit(task_cls: type[_Task], config: TrainConfig, train_set: ImageSet, val_set: ImageSet | None,
+         out_dir: str | Path, device: torch.device | str | None, resume: bool, progress: bool) -> dict:
+    device = torch.device(device) if device is not None else default_device()
+    out_dir = Path(out_dir)
+    ckpt_path = out_dir / MODEL_FILE
+    if val_set is not None and val_set.image_size != train_set.image_size:
+        raise ValueError(f"val images are {val_set.image_size}px, training images "
+                         f"{train_set.image_size}px; load both at the same size")
+    spec = model_spec(config.to_dict(), train_set.image_size)
+    data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
+    with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+        torch.manual_seed(epoch_seed(config.seed, 0, _INIT))
+        net = build_from_spec(spec)
+    net.to(device)
+    task = task_cls(config, net, train_set, val_set, device)
+    amp = autocast_settings(device, config.amp)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp.use_grad_scaler)
+    history: dict[str, Any] = {"kind": task.kind, "epoch": [], "train_loss": [], "val_loss": [],
+                               "val_accuracy": [], "seconds": [], "total_seconds": 0.0,
+                               "best_epoch": None, "best_val_loss": None}
+    best_state = None
+    if resume and ckpt_path.is_file():
+        ckpt = read_checkpoint(ckpt_path, device)
+        check_resumable(ckpt, config.to_dict(), task.kind, data, ckpt_path, _RESUMABLE_CHANGES)
+        load_weights(net, ckpt["state_dict"], ckpt["model"], ckpt_path)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+        history, best_state = ckpt["history"], ckpt.get("best_state_dict")
+    history.update(device=str(device), precision=amp.precision)
+    start = len(history["epoch"])
+    epochs = range(start, config.epochs)
+    bar = tqdm(epochs, desc=f"{task.kind} training", unit="epoch", disable=not progress,
+               initial=start, total=config.epochs)
+    for epoch in bar:
+        t0 = time.perf_counter()
+        gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch, _AUGMENT))
+        net.train()
+        step_losses = []
+        batches = task.batches(epoch)
+        for batch in tqdm(batches, desc=f"epoch {epoch + 1}", leave=False, disable=not progress):
+            ctx = torch.autocast(device.type, dtype=amp.dtype) if amp.enabled else nullcontext()
+            with ctx:
+                loss = task.loss(batch, gen)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            step_losses.append(loss.detach())
+        losses = torch.stack(step_losses).float().cpu()  # one device sync per epoch
+        val = task.validate() if val_set is not None else {}
+        _raise_if_diverged(losses, val, epoch, config, ckpt_path)
+        seconds = time.perf_counter() - t0
+        history["epoch"].append(epoch + 1)
+        history["train_loss"].append(float(losses.mean()))
+        history["val_loss"].append(val.get("val_loss"))
+        history["val_accuracy"].append(val.get("val_accuracy"))
+        history["seconds"].append(seconds)
+        history["total_seconds"] += seconds
+        state = net.state_dict()
+        # Without validation data "best" is simply the latest epoch, as in the paper.
+        ref = val.get("val_loss")
+        is_best = ref is None or history["best_val_loss"] is None or ref < history["best_val_loss"]
+        if is_best:
+            history["best_epoch"], history["best_val_loss"] = epoch + 1, ref
+        last = epoch + 1 == config.epochs
+        meta = {"format": FORMAT_VERSION, "kind": task.kind, "model": spec,
+                "config": config.to_dict(), "data": data, "epoch": epoch + 1}
+        if is_best:
+            best_state = {k: v.detach().clone() for k, v in state.items()}
+            write_checkpoint(out_dir / BEST_FILE, {**meta, "state_dict": state, "history": history})
+        if last or (epoch + 1) % config.checkpoint_every == 0:
+            rng = {"torch": torch.get_rng_state()}
+            if device.type == "cuda":
+                rng["cuda"] = torch.cuda.get_rng_state(device)
+            write_checkpoint(ckpt_path, {
+                **meta, "state_dict": state, "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(), "history": history,
+                # the same tensors as state_dict when this epoch is the best: stored once
+                "best_state_dict": state if is_best else best_state, "rng": rng})
+            atomic_write_json(out_dir / HISTORY_FILE, history)
+        bar.set_postfix(loss=f"{history['train_loss'][-1]:.4f}",
+                        val=f"{val['val_loss']:.4f}" if val else "-")
+    bar.close()
+    return history
+
+
+def _raise_if_diverged(losses: torch.Tensor, val: dict, epoch: int, config: TrainConfig,
+                       path: Path) -> None:
+    bad = (~torch.isfinite(losses)).nonzero().flatten()
+    vbad = "val_loss" in val and not np.isfinite(val["val_loss"])
+    if not len(bad) and not vbad:
+        return
+    where = (f"step {int(bad[0]) + 1} of {len(losses)} (loss {float(losses[bad[0]])})" if len(bad)
+             else f"validation (loss {val['val_loss']})")
+    kept = (f"The last good checkpoint {path} is kept unchanged." if path.is_file()
+            else "No checkpoint was written.")
+    raise TrainingDivergedError(
+        f"Training diverged in epoch {epoch + 1}, {where}. {kept} Try a lower learning rate "
+        f"(lr={config.lr:g} now; e.g. lr={config.lr / 10:g}) or amp=False, and check the data "
+        "for blank or corrupt images."
+    )
+
+
+def train_siamese(config: TrainConfig, train_set: ImageSet, val_set: ImageSet | None,
+                  out_dir: str | Path, *, device: torch.device | str | None = None,
+                  resume: bool = True, progress: bool = True) -> dict:
+    """Train the Siamese net with the contrastive loss on random pairs (the paper's recipe).
+
+    ``val_set`` holds held-out images of the TRAINING classes; its loss on fixed, seeded pairs
+    (no augmentation) picks the best epoch. Returns the history (also in ``history.json``).
+    """
+    return _fit(_PairTask, config, train_set, val_set, out_dir, device, resume, progress)
+
+
+def train_episodic(config: TrainConfig, train_set: ImageSet, val_set: ImageSet | None,
+                   out_dir: str | Path, *, device: torch.device | str | None = None,
+                   resume: bool = True, progress: bool = True) -> dict:
+    """Train a prototypical network: one ``n_way``-way ``k_shot``-shot episode per step.
+
+    Validation is the loss and accuracy on ``val_episodes`` fixed episodes of ``val_set``.
+    """
+    return _fit(_EpisodeTask, config, train_set, val_set, out_dir, device, resume, progress)
+
+
+def train_or_load(config: TrainConfig, train_set: ImageSet, val_set: ImageSet | None,
+                  out_dir: str | Path, *, kind: str = "siamese",
+                  device: torch.device | str | None = None, progress: bool = True,
+                  weights: str = "best") -> nn.Module:
+    """The trained embedding net: loaded when ``out_dir`` holds a finished run of this config
+    on this data, otherwise trained (resuming a partial run). Prints which of the two happened.
+    """
+    fit = {"siamese": train_siamese, "episodic": train_episodic}.get(kind)
+    if fit is None:
+        raise ValueError(f"kind must be 'siamese' or 'episodic'; got {kind!r}")
+    path = Path(out_dir) / MODEL_FILE
+    if path.is_file():
+        ckpt = read_checkpoint(path)
+        data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
+        check_resumable(ckpt, config.to_dict(), kind, data, path, _RESUMABLE_CHANGES)
+        if ckpt["epoch"] == config.epochs:
+            print(f"Loaded the trained model from {path} ({ckpt['epoch']} epochs, same config "
+                  "and data); delete that folder to train again.")
+            return load_checkpoint(path, device, weights=weights)[0]
+        print(f"Resuming training from {path} at epoch {ckpt['epoch']} of {config.epochs}.")
+    fit(config, train_set, val_set, out_dir, device=device, resume=True, progress=progress)
+    return load_checkpoint(path, device, weights=weights)[0]

@@ -1,0 +1,206 @@
+"""Evaluation: embedding, N-way K-shot episodes, pair verification, the one-shot classifier."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from oneshot_steel.data.imageset import ImageSet
+from oneshot_steel.evaluate import (
+    OneShotClassifier,
+    best_threshold,
+    embed,
+    episodic_accuracy,
+    mean_ci95,
+    pair_verification,
+)
+from oneshot_steel.models import CompactEmbeddingNet, SiameseNetwork
+from oneshot_steel.sampling import EpisodeSampler, PairSampler
+
+
+def _imageset(labels: list[int] | torch.Tensor, size: int = 8, seed: int = 0) -> ImageSet:
+    labels = torch.as_tensor(labels, dtype=torch.int64)
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (len(labels), 1, size, size), generator=g, dtype=torch.uint8)
+    classes = [f"c{i}" for i in range(int(labels.max()) + 1)]
+    return ImageSet(images, labels, classes, [f"img{i}" for i in range(len(labels))])
+
+
+class MeanPixel(nn.Module):
+    """A 1-d embedding, the mean pixel in [-1, 1]; counts the images it has seen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.images_seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.images_seen += x.shape[0]
+        return self.scale * x.mean(dim=(1, 2, 3))[:, None]
+
+
+def _flat_images(values: list[int], size: int = 8) -> torch.Tensor:
+    """uint8 images of constant intensity."""
+    return torch.tensor(values, dtype=torch.uint8)[:, None, None, None].expand(-1, 1, size, size).clone()
+
+
+# ----------------------------------------------------------------------------- embed
+def test_embed_batched_equals_unbatched_and_accepts_every_input() -> None:
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(embedding_dim=6, width=4)
+    data = _imageset([0, 1, 2] * 7, size=32)
+    net.train()
+    whole = embed(net, data, batch_size=1000)
+    assert net.training  # mode restored
+    assert whole.shape == (21, 6) and whole.dtype == torch.float32 and whole.device.type == "cpu"
+    assert torch.allclose(embed(net, data.images, batch_size=4), whole, atol=1e-6)
+    as_float = data.images.float() / 127.5 - 1
+    assert torch.allclose(embed(net, as_float, batch_size=5), whole, atol=1e-6)
+    assert torch.allclose(embed(SiameseNetwork(net), data, batch_size=7), whole, atol=1e-6)
+    assert embed(net, data, keep_on_device=True).device == torch.device("cpu")
+
+
+# ----------------------------------------------------------------------------- episodes
+def test_mean_ci95_formula() -> None:
+    mean, ci = mean_ci95([1.0, 0.0, 1.0, 0.0])
+    assert mean == 0.5
+    assert ci == pytest.approx(1.96 * np.std([1, 0, 1, 0], ddof=1) / 2)
+    assert math.isnan(mean_ci95([0.7])[1])
+    with pytest.raises(ValueError):
+        mean_ci95([])
+
+
+def test_episodes_perfect_on_separable_embeddings() -> None:
+    labels = torch.arange(5).repeat_interleave(10)
+    emb = 10 * nn.functional.one_hot(labels, 5).float() + 0.1 * torch.randn(50, 5)
+    result = episodic_accuracy(emb, _imageset(labels), n_way=5, k_shot=1, n_query=3, n_episodes=300)
+    assert result.mean == 1.0 and result.ci95 == 0.0 and result.chance == 0.2
+    assert result.per_episode.shape == (300,)
+    assert str(result) == "5-way 1-shot: 100.0 % ± 0.0 (95 % CI, 300 episodes; chance 20.0 %)"
+
+
+def test_episodes_at_chance_on_random_embeddings() -> None:
+    labels = torch.arange(6).repeat_interleave(30)
+    emb = torch.randn(180, 16, generator=torch.Generator().manual_seed(1))
+    result = episodic_accuracy(emb, _imageset(labels), 3, 1, 5, 4000, seed=3)
+    assert abs(result.mean - 1 / 3) < 3 * result.ci95 + 0.01
+    assert result.ci95 == pytest.approx(1.96 * result.per_episode.double().std().item() / math.sqrt(4000))
+    assert (result.n_way, result.k_shot, result.n_query, result.seed) == (3, 1, 5, 3)
+    assert result.classes == [f"c{i}" for i in range(6)]
+
+
+def test_each_image_is_embedded_once() -> None:
+    labels = torch.arange(4).repeat_interleave(9)
+    net = MeanPixel()
+    episodic_accuracy(net, _imageset(labels), 3, 2, 4, n_episodes=2000, batch_size=10)
+    assert net.images_seen == 36
+
+
+def _reference(emb: torch.Tensor, labels: torch.Tensor, k: int, q: int, n: int, reduce: str):
+    """A slow per-episode loop: class means (reduce="mean") or nearest single support."""
+    eps = EpisodeSampler(labels, 2, k, q, seed=0).sample(n)
+    accs = []
+    for e in range(n):
+        s, qu = emb[eps.support[e]], emb[eps.query[e]]  # [N, K, D], [N, Q, D]
+        correct = 0
+        for true_class in range(2):
+            for x in qu[true_class]:
+                if reduce == "mean":
+                    score = (s.mean(dim=1) - x).norm(dim=-1)  # [N]
+                else:
+                    score = (s - x).norm(dim=-1).min(dim=1).values
+                correct += int(score.argmin()) == true_class
+        accs.append(correct / (2 * q))
+    return torch.tensor(accs)
+
+
+def test_k_shot_uses_class_means() -> None:
+    # Class 0 is spread wide around 0, class 1 sits tight near 1.5: a class-0 query near 0
+    # is closer to class 0's MEAN, but often closer to a class-1 support than to the nearest
+    # class-0 support. The two rules disagree, and episodic_accuracy must follow the means.
+    labels = torch.tensor([0] * 6 + [1] * 6)
+    emb = torch.tensor([-8.0, -6.0, 0.0, 0.1, 6.0, 8.0, 1.4, 1.5, 1.6, 1.45, 1.55, 1.5])[:, None]
+    result = episodic_accuracy(emb, _imageset(labels), 2, 3, 3, n_episodes=200, seed=0)
+    means = _reference(emb, labels, 3, 3, 200, "mean")
+    nearest = _reference(emb, labels, 3, 3, 200, "nearest")
+    assert torch.allclose(result.per_episode, means)
+    assert not torch.allclose(means, nearest)
+
+
+def test_raw_pixels_baseline_and_bad_embeddings() -> None:
+    data = _imageset(torch.arange(3).repeat_interleave(8), size=8)
+    result = episodic_accuracy(data.images.flatten(1).float(), data, 3, 1, 2, 50)
+    assert 0.0 <= result.mean <= 1.0
+    with pytest.raises(ValueError, match=r"\[N=24, D\]"):
+        episodic_accuracy(torch.zeros(10, 3), data, 3, 1, 2, 50)
+
+
+# ----------------------------------------------------------------------------- pairs
+def test_best_threshold() -> None:
+    t, acc = best_threshold(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([1, 1, 0, 0]))
+    assert (t, acc) == (2.5, 1.0)
+    t, acc = best_threshold(torch.tensor([1.0, 1.0, 3.0]), torch.tensor([1, 0, 0]))
+    assert t < 1.0 and acc == pytest.approx(2 / 3)  # equal distances cannot be split
+
+
+def test_pair_verification_known_accuracy() -> None:
+    labels = torch.arange(3).repeat_interleave(20)
+    data = _imageset(labels)
+    # Classes 0 and 1 share one point, class 2 is far away: only 0-vs-1 pairs are wrong.
+    centre = torch.tensor([[0.0, 0.0], [0.0, 0.0], [10.0, 0.0]])
+    emb = centre[labels] + 0.01 * torch.randn(60, 2)
+    result = pair_verification(emb, data, n_pairs=900, seed=4)
+    i1, i2, same = PairSampler(labels, 900, 0.5, seed=4).sample_epoch(0)
+    confused = (same == 0) & (labels[i1] != 2) & (labels[i2] != 2)
+    assert result.accuracy == pytest.approx(1 - confused.float().mean().item())
+    assert result.threshold == 2.0 and result.chance == 0.5 and result.n_pairs == 900
+    assert result.n_same == int(same.sum())
+    separable = pair_verification(10 * nn.functional.one_hot(labels).float(), data)
+    assert (separable.accuracy, separable.auc, separable.eer) == (1.0, 1.0, 0.0)
+
+
+def test_threshold_is_chosen_on_validation_not_test() -> None:
+    val = _imageset(torch.arange(3).repeat_interleave(10), seed=1)
+    test = _imageset(torch.arange(3).repeat_interleave(20), seed=2)
+    val_emb = 1.0 * nn.functional.one_hot(val.labels).float()  # different pairs at sqrt(2)
+    scores = []
+    for scale in (5.0, 50.0):  # two test sets; the chosen threshold must not depend on them
+        test_emb = scale * nn.functional.one_hot(test.labels).float()
+        r = pair_verification(test_emb, test, threshold=0.5, val_set=val, val_embeddings=val_emb)
+        assert 0 < r.val_threshold < math.sqrt(2) and r.val_accuracy == 1.0
+        scores.append((r.val_threshold, r.accuracy_at_val_threshold))
+    assert scores[0][0] == scores[1][0]
+    assert scores[0][1] == pytest.approx(scores[1][1])  # same pairs, same decisions
+    with pytest.raises(ValueError, match="val_set"):
+        pair_verification(val_emb, val, val_embeddings=val_emb)
+
+
+# ----------------------------------------------------------------------------- classifier
+def test_one_shot_classifier_enrol_predict_reject() -> None:
+    net = MeanPixel()
+    clf = OneShotClassifier(net).enroll(_flat_images([0, 128, 255]), [7, 8, 9],
+                                        class_names=["dark", "mid", "bright"])
+    labels, dist = clf.predict(_flat_images([10, 120, 250, 64]))
+    assert labels.tolist() == [7, 8, 9, 7] and dist.shape == (4,)
+    clf.threshold = 0.2  # in embedding units ([-1, 1] pixels)
+    labels, _ = clf.predict(_flat_images([10, 120, 250, 64]))
+    assert labels.tolist() == [7, 8, 9, -1]  # 64 is 0.5 away from both 0 and 128
+    # Several images per class: the class mean is enrolled.
+    clf.enroll(_flat_images([0, 100, 255]), [0, 0, 1])
+    assert clf.prototypes.shape == (2, 1)
+    assert clf.prototypes[0, 0].item() == pytest.approx((50 / 127.5) - 1, abs=1e-6)
+
+
+def test_choose_rejection_threshold() -> None:
+    clf = OneShotClassifier(MeanPixel()).enroll(_flat_images([0, 255]), [0, 1])
+    known, unknown = _flat_images([5, 10, 245, 250]), _flat_images([120, 130, 128])
+    t = clf.choose_rejection_threshold(known, unknown)
+    assert clf.threshold == t
+    assert clf.predict(known)[0].tolist() == [0, 0, 1, 1]
+    assert clf.predict(unknown)[0].tolist() == [-1, -1, -1]
+    t95 = clf.choose_rejection_threshold(known, accept_rate=0.5)
+    assert (clf.predict(known)[0] >= 0).float().mean() == 0.5 and t95 < t

@@ -1,0 +1,188 @@
+"""Models: Fig. 1 architecture, parameter/MAC counts, weight sharing, input validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from oneshot_steel.errors import ModelInputError
+from oneshot_steel.models import (
+    CompactEmbeddingNet,
+    PaperCNNClassifier,
+    PaperEmbeddingNet,
+    SiameseNetwork,
+    build_model,
+    model_summary,
+)
+
+
+@pytest.fixture(scope="module")
+def paper_net() -> PaperEmbeddingNet:
+    torch.manual_seed(0)
+    return PaperEmbeddingNet()
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def test_paper_net_parameter_count_and_fc1_share(paper_net: PaperEmbeddingNet) -> None:
+    # conv: 4*9+4 + 8*36+8 + 8*72+8 = 920; fc: 80000*500+500 + 500*500+500 + 500*5+5
+    assert n_params(paper_net) == 40_254_425
+    summary = model_summary(paper_net, (1, 100, 100))
+    assert summary.total_params == 40_254_425
+    fc1 = summary.layer("fc1")
+    assert fc1.params == 80_000 * 500 + 500
+    assert round(100 * fc1.params / summary.total_params, 1) == 99.4
+
+
+def test_paper_net_shapes_and_macs(paper_net: PaperEmbeddingNet) -> None:
+    summary = model_summary(paper_net, (1, 100, 100))
+    shapes = {row.name.split(".")[-1]: row.output_shape for row in summary.layers}
+    assert shapes["conv1"] == (4, 100, 100)
+    assert shapes["conv2"] == (8, 100, 100)
+    assert shapes["conv3"] == (8, 100, 100)
+    assert shapes["flatten"] == (80_000,)
+    assert shapes["fc1"] == (500,) and shapes["fc2"] == (500,) and shapes["fc3"] == (5,)
+    # MACs per image: convs 10^4 * (4*9 + 8*36 + 8*72) = 9.0 M; FCs 40 M + 0.25 M + 2.5 k.
+    assert summary.total_macs == 9_000_000 + 40_000_000 + 250_000 + 2_500
+    assert 49e6 < summary.total_macs < 50e6
+    # The batch size of input_size does not change the per-image counts.
+    assert model_summary(paper_net, (3, 1, 100, 100)).total_macs == summary.total_macs
+    assert "40,254,425" in str(summary)
+    assert summary.as_dicts()[0]["layer"].endswith("conv1")
+
+
+def test_paper_net_layers_are_exactly_fig1(paper_net: PaperEmbeddingNet) -> None:
+    convs = [m for m in paper_net.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 4), (4, 8), (8, 8)]
+    assert all(
+        c.kernel_size == (3, 3) and c.stride == (1, 1) and c.padding == (1, 1) for c in convs
+    )
+    linears = [m for m in paper_net.modules() if isinstance(m, nn.Linear)]
+    assert [(f.in_features, f.out_features) for f in linears] == [
+        (80_000, 500),
+        (500, 500),
+        (500, 5),
+    ]
+    assert not isinstance(list(paper_net.net.children())[-1], nn.ReLU)  # no ReLU after fc3
+
+
+def test_paper_net_output_can_be_negative(paper_net: PaperEmbeddingNet) -> None:
+    x = torch.rand(4, 1, 100, 100, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        out = paper_net(x)
+    assert out.shape == (4, 5) and out.dtype == torch.float32
+    assert (out < 0).any()  # no activation after the last layer
+
+
+def test_paper_net_other_sizes() -> None:
+    net = PaperEmbeddingNet(image_size=32, embedding_dim=3)
+    assert net(torch.zeros(2, 1, 32, 32)).shape == (2, 3)
+    assert n_params(net) == 920 + 8 * 32 * 32 * 500 + 500 + 250_500 + 500 * 3 + 3
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype", "fragment"),
+    [
+        ((1, 100, 100), torch.float32, "unsqueeze"),
+        ((2, 3, 100, 100), torch.float32, "channel"),
+        ((2, 1, 64, 64), torch.float32, "100x100"),
+        ((2, 1, 100, 100), torch.uint8, "to_model_input"),
+    ],
+)
+def test_paper_net_rejects_bad_input(
+    paper_net: PaperEmbeddingNet, shape: tuple[int, ...], dtype: torch.dtype, fragment: str
+) -> None:
+    with pytest.raises(ModelInputError) as info:
+        paper_net(torch.zeros(shape, dtype=dtype))
+    message = str(info.value)
+    assert fragment in message
+    assert str(shape) in message  # the received shape is named
+    assert "[B, 1, 100, 100]" in message  # and the expected one
+
+
+def test_siamese_shares_weights_and_distance(paper_net: PaperEmbeddingNet) -> None:
+    siamese = SiameseNetwork(paper_net)
+    assert n_params(siamese) == n_params(paper_net)  # one set of weights, not two
+    gen = torch.Generator().manual_seed(2)
+    x1 = torch.rand(3, 1, 100, 100, generator=gen) * 2 - 1
+    x2 = torch.rand(3, 1, 100, 100, generator=gen) * 2 - 1
+    with torch.no_grad():
+        d, e1, e2 = siamese(x1, x2, return_embeddings=True)
+        d_only = siamese(x1, x2)
+        assert torch.allclose(e1, paper_net(x1), atol=1e-5)
+        assert torch.allclose(e2, siamese.embed(x2), atol=1e-5)
+        assert torch.allclose(d, (e1 - e2).norm(dim=1), atol=1e-5)
+        assert torch.allclose(d, d_only)
+        assert torch.allclose(siamese(x1, x1), torch.zeros(3), atol=1e-5)
+    assert d.shape == (3,)
+    assert siamese.embedding_dim == 5
+
+
+def test_siamese_gradient_finite_at_zero_distance() -> None:
+    torch.manual_seed(0)
+    siamese = SiameseNetwork(CompactEmbeddingNet(embedding_dim=8, width=4))
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    d = siamese(x, x.clone())
+    assert torch.all(d < 1e-5)
+    d.sum().backward()
+    grads = [p.grad for p in siamese.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_siamese_rejects_mismatched_pairs() -> None:
+    siamese = SiameseNetwork(CompactEmbeddingNet(width=4))
+    with pytest.raises(ModelInputError, match=r"\(2, 1, 32, 32\) and \(3, 1, 32, 32\)"):
+        siamese(torch.zeros(2, 1, 32, 32), torch.zeros(3, 1, 32, 32))
+
+
+def test_cnn_classifier() -> None:
+    torch.manual_seed(0)
+    model = PaperCNNClassifier(num_classes=6, image_size=100)
+    assert n_params(model) == 40_254_425 - 2_505 + 500 * 6 + 6
+    assert model(torch.zeros(2, 1, 100, 100)).shape == (2, 6)
+    rgb = PaperCNNClassifier(num_classes=6, image_size=32, in_channels=3)
+    assert rgb(torch.zeros(1, 3, 32, 32)).shape == (1, 6)
+    with pytest.raises(ModelInputError, match="3 channel"):
+        rgb(torch.zeros(1, 1, 32, 32))
+
+
+def test_compact_net_any_size_and_small() -> None:
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(embedding_dim=64, width=32)
+    assert n_params(net) < 1_000_000
+    net.eval()
+    with torch.no_grad():
+        for size in (32, 100, 200):
+            assert net(torch.zeros(2, 1, size, size)).shape == (2, 64)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    with pytest.raises(ModelInputError, match="at least 32x32"):
+        net(torch.zeros(2, 1, 16, 16))
+    with pytest.raises(ModelInputError, match="1 channel"):
+        net(torch.zeros(2, 3, 64, 64))
+    net.train()
+    summary = model_summary(net, (1, 100, 100))
+    assert summary.total_params == n_params(net)
+    assert summary.layer("head").output_shape == (64,)
+    assert net.training  # model_summary restores the training flag
+
+
+def test_compact_net_trains_in_siamese() -> None:
+    torch.manual_seed(0)
+    siamese = SiameseNetwork(build_model("compact", embedding_dim=4, width=4))
+    opt = torch.optim.SGD(siamese.parameters(), lr=0.1)
+    x1, x2 = torch.rand(4, 1, 32, 32), torch.rand(4, 1, 32, 32)
+    d0 = siamese(x1, x2).sum()
+    d0.backward()
+    opt.step()
+    assert all(torch.isfinite(p).all() for p in siamese.parameters())
+
+
+def test_build_model() -> None:
+    assert isinstance(build_model("compact", width=4), CompactEmbeddingNet)
+    net = build_model("Paper", image_size=32, embedding_dim=2)
+    assert isinstance(net, PaperEmbeddingNet) and net.embedding_dim == 2
+    with pytest.raises(ValueError, match="compact"):
+        build_model("resnet")

@@ -1,0 +1,215 @@
+"""Training: presets, learning end to end, bit-identical resume, divergence, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from oneshot_steel.checkpoint import read_history
+from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
+from oneshot_steel.data.synthetic import synthetic_images
+from oneshot_steel.errors import CheckpointError, TrainingDivergedError
+from oneshot_steel.evaluate import episodic_accuracy
+from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
+from oneshot_steel.train import (
+    TrainConfig,
+    autocast_settings,
+    load_checkpoint,
+    train_episodic,
+    train_or_load,
+    train_siamese,
+)
+
+#: A run small enough for a few hundred milliseconds on a CPU.
+TINY = TrainConfig.preset("smoke", epochs=3, pairs_per_epoch=64, val_pairs=64, lr=3e-3)
+TIMING_KEYS = {"seconds", "total_seconds"}
+
+
+def _synthetic(size: int, n: int) -> ImageSet:
+    images, labels = synthetic_images(seed=0, n_per_class=n, size=size)
+    return ImageSet(torch.from_numpy(images)[:, None], torch.from_numpy(labels),
+                    list(NEU_CLASSES), [f"img{i}" for i in range(len(labels))], synthetic=True)
+
+
+@pytest.fixture(scope="module")
+def split() -> tuple[ImageSet, ImageSet, ImageSet]:
+    """(train, val, test): 30 + 10 images per training class, 40 per unseen class, 32x32."""
+    data = _synthetic(32, 40)
+    seen, test = data.subset(["RS", "Pa", "In"]), data.subset(["Cr", "PS", "Sc"])
+    held_out = torch.arange(len(seen)) % 40 < 10
+    return seen.select(torch.nonzero(~held_out).flatten()), seen.select(
+        torch.nonzero(held_out).flatten()), test
+
+
+def _no_timing(history: dict) -> dict:
+    return {k: v for k, v in history.items() if k not in TIMING_KEYS}
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_presets_follow_table_1() -> None:
+    paper = TrainConfig.preset("paper")
+    assert (paper.model, paper.embedding_dim, paper.batch_size, paper.epochs) == ("paper", 5, 32, 100)
+    assert (paper.lr, paper.betas, paper.margin, paper.pairs_per_epoch) == (5e-4, (0.9, 0.999), 2.0, 900)
+    quick = TrainConfig.preset("quick")
+    assert quick.epochs < paper.epochs and quick.model == "paper" and quick.lr == paper.lr
+    assert TrainConfig.preset("smoke", epochs=7).epochs == 7
+    with pytest.raises(ValueError, match="Unknown preset"):
+        TrainConfig.preset("huge")
+    assert TrainConfig.from_dict(paper.to_dict()) == paper
+
+
+def test_autocast_is_off_on_cpu() -> None:
+    s = autocast_settings("cpu")
+    assert (s.enabled, s.dtype, s.use_grad_scaler, s.precision) == (False, None, False, "fp32")
+    assert not autocast_settings("cpu", enabled=False).enabled
+
+
+def test_training_learns_end_to_end(split, tmp_path: Path) -> None:
+    """The key test: a tiny net trained for a few seconds separates held-out images."""
+    train, val, test = split
+    config = TrainConfig.preset("smoke", epochs=4, pairs_per_epoch=256, val_pairs=128, lr=3e-3)
+    history = train_siamese(config, train, val, tmp_path, device="cpu", progress=False)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    assert len(history["seconds"]) == 4 and history["total_seconds"] > 0
+    net, cfg, _ = load_checkpoint(tmp_path)
+    assert cfg == config
+    trained = episodic_accuracy(net, val, 3, 1, 3, 500, seed=1)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        untrained = build_model("compact", embedding_dim=16, width=8)
+    before = episodic_accuracy(untrained, val, 3, 1, 3, 500, seed=1)
+    assert trained.mean > 0.8 > trained.chance + 0.4  # chance is 1/3
+    assert trained.mean > before.mean + 0.05
+    assert episodic_accuracy(net, test, 3, 1, 5, 500).mean > 0.45  # unseen classes
+
+
+def test_episodic_training_learns(split, tmp_path: Path) -> None:
+    train, val, _ = split
+    config = TrainConfig.preset("smoke", epochs=4, episodes_per_epoch=20, lr=3e-3)
+    history = train_episodic(config, train, val, tmp_path, device="cpu", progress=False)
+    assert history["kind"] == "episodic"
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    assert history["val_accuracy"][-1] > 0.7
+    net, _, _ = load_checkpoint(tmp_path)
+    assert episodic_accuracy(net, val, 3, 1, 3, 300).mean > 0.7
+
+
+@pytest.mark.parametrize("fit", [train_siamese, train_episodic])
+def test_resume_is_bit_identical(fit, split, tmp_path: Path) -> None:
+    train, val, _ = split
+    config = replace(TINY, episodes_per_epoch=8)
+    straight = fit(config, train, val, tmp_path / "a", device="cpu", progress=False)
+    # An interrupted run leaves the checkpoint of its last finished epoch: here epoch 1.
+    fit(replace(config, epochs=1), train, val, tmp_path / "b", device="cpu", progress=False)
+    assert json.loads((tmp_path / "b" / "history.json").read_text())["epoch"] == [1]
+    resumed = fit(config, train, val, tmp_path / "b", device="cpu", progress=False)
+    assert _no_timing(resumed) == _no_timing(straight)
+    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    assert _states_equal(a["state_dict"], b["state_dict"])
+    assert _states_equal(a["best_state_dict"], b["best_state_dict"])
+    assert a["epoch"] == b["epoch"] == 3
+
+
+def test_divergence_raises_and_keeps_last_good_checkpoint(split, tmp_path: Path) -> None:
+    train, val, _ = split
+    train_siamese(TINY, train, val, tmp_path, device="cpu", progress=False)
+    before = {name: (tmp_path / name).read_bytes() for name in ("model.pt", "best.pt", "history.json")}
+    exploding = replace(TINY, lr=1e30)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1, step \d+.*lower learning rate") as err:
+        train_siamese(exploding, train, val, tmp_path, device="cpu", resume=False, progress=False)
+    assert "kept unchanged" in str(err.value)
+    after = {name: (tmp_path / name).read_bytes() for name in before}
+    assert after == before
+    load_checkpoint(tmp_path)  # still loads
+
+
+def test_checkpoint_contents_load_with_weights_only(split, tmp_path: Path) -> None:
+    train, val, _ = split
+    history = train_siamese(TINY, train, val, tmp_path, device="cpu", progress=False)
+    ckpt = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert {"state_dict", "optimizer", "scaler", "config", "history", "epoch", "best_state_dict",
+            "rng"} <= ckpt.keys()
+    assert ckpt["config"] == TINY.to_dict() and ckpt["epoch"] == TINY.epochs
+    assert isinstance(ckpt["rng"]["torch"], torch.Tensor)
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == history["best_epoch"]
+    assert history["val_loss"][history["best_epoch"] - 1] == min(history["val_loss"])
+    assert _states_equal(best["state_dict"], ckpt["best_state_dict"])
+    assert read_history(tmp_path) == json.loads(json.dumps(history))
+    net, _, _ = load_checkpoint(tmp_path / "best.pt")
+    last, _, _ = load_checkpoint(tmp_path, weights="last")
+    assert _states_equal(net.state_dict(), best["state_dict"])
+    assert _states_equal(last.state_dict(), ckpt["state_dict"])
+    assert not net.training
+
+
+def test_mismatched_checkpoints_raise(split, tmp_path: Path) -> None:
+    train, val, _ = split
+    small = [s.select(torch.arange(len(s))) for s in (train, val)]
+    from torch.nn.functional import interpolate
+
+    def shrink(s: ImageSet) -> ImageSet:  # 16x16 keeps the paper net's first layer small
+        img = interpolate(s.images.float(), size=16, mode="area").round().to(torch.uint8)
+        return ImageSet(img, s.labels, s.classes, s.paths)
+
+    paper_cfg = TrainConfig.preset("smoke", model="paper", embedding_dim=5, epochs=1,
+                                   pairs_per_epoch=32, val_pairs=32)
+    train_siamese(paper_cfg, shrink(small[0]), shrink(small[1]), tmp_path / "p", device="cpu",
+                  progress=False)
+    with pytest.raises(CheckpointError, match="'paper' model.*CompactEmbeddingNet"):
+        load_checkpoint(tmp_path / "p", model=CompactEmbeddingNet())
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_checkpoint(tmp_path / "p", model=PaperEmbeddingNet(image_size=16, embedding_dim=7))
+    with pytest.raises(CheckpointError, match="No checkpoint"):
+        load_checkpoint(tmp_path / "missing")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "junk.pt")
+    truncated = (tmp_path / "p" / "model.pt").read_bytes()[:5000]
+    (tmp_path / "cut.pt").write_bytes(truncated)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(tmp_path / "cut.pt")
+    # Resuming with another config, on other data, or as another kind of run is refused.
+    with pytest.raises(CheckpointError, match=r"config differs \(lr"):
+        train_siamese(replace(paper_cfg, lr=1e-2), shrink(small[0]), shrink(small[1]), tmp_path / "p", device="cpu",
+                      progress=False)
+    with pytest.raises(CheckpointError, match="other data"):
+        train_siamese(paper_cfg, shrink(small[0].select(torch.arange(60))), shrink(small[1]),
+                      tmp_path / "p", device="cpu", progress=False)
+    with pytest.raises(CheckpointError, match="siamese run"):
+        train_episodic(paper_cfg, shrink(small[0]), shrink(small[1]), tmp_path / "p",
+                       device="cpu", progress=False)
+
+
+def test_train_or_load_trains_then_loads(split, tmp_path: Path, capsys) -> None:
+    train, val, _ = split
+    first = train_or_load(TINY, train, val, tmp_path, device="cpu", progress=False)
+    assert "Loaded" not in capsys.readouterr().out
+    stamp = (tmp_path / "model.pt").stat().st_mtime_ns
+    second = train_or_load(TINY, train, val, tmp_path, device="cpu", progress=False)
+    assert "Loaded the trained model" in capsys.readouterr().out
+    assert (tmp_path / "model.pt").stat().st_mtime_ns == stamp  # nothing retrained
+    assert _states_equal(first.state_dict(), second.state_dict())
+    # More epochs: the finished run is extended from its checkpoint, not restarted.
+    longer = replace(TINY, epochs=4)
+    train_or_load(longer, train, val, tmp_path, device="cpu", progress=False)
+    assert "Resuming training" in capsys.readouterr().out
+    assert read_history(tmp_path)["epoch"] == [1, 2, 3, 4]
+
+
+def test_training_without_validation_keeps_last_epoch(split, tmp_path: Path) -> None:
+    train, _, _ = split
+    history = train_siamese(TINY, train, None, tmp_path, device="cpu", progress=False)
+    assert history["best_epoch"] == TINY.epochs and history["val_loss"] == [None] * TINY.epochs
+    best, _, _ = load_checkpoint(tmp_path, weights="best")
+    last, _, _ = load_checkpoint(tmp_path, weights="last")
+    assert _states_equal(best.state_dict(), last.state_dict())
