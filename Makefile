@@ -4,15 +4,19 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Colab and other managed environments keep their own torch; here we only install it when missing.
+# Colab and other managed environments keep their own torch; here we only install it when missing
+# (or when torchvision does not import against the installed torch). TORCH_PIP_ENV lets CI point
+# pip at a specific index; TORCH_SPEC lets it pin versions already in its cache.
 TORCH_SPEC ?= torch torchvision
+TORCH_PIP_ENV ?=
 MODE ?= smoke
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env install data data-synthetic book book-student book-instructor test lint clean
+.PHONY: help env install data data-synthetic book book-student book-instructor browser-deps test lint clean
 
 help:
 	@echo "make book   - set up, fetch data (or fall back to the synthetic stand-in), execute and build the HTML book"
+	@echo "make book-student / book-instructor - the book without / with exercise solutions"
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
 	@echo "make data   - fetch and verify NEU-CLS into data/neu-cls"
 	@echo "make lint   - ruff"
@@ -23,7 +27,7 @@ $(PY):
 # The stamp re-installs when the packaging metadata changes.
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install -q $(TORCH_SPEC)
+	$(PY) -c "import torch, torchvision" 2>/dev/null || $(TORCH_PIP_ENV) $(PY) -m pip install -q $(TORCH_SPEC)
 	$(PY) -m pip install -q -e ".[book,dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
@@ -38,7 +42,17 @@ data-synthetic: install
 
 # Uses ONESHOT_STEEL_DATA when set; otherwise fetches the real set and, when that is impossible,
 # builds on the synthetic stand-in and says so loudly (every page then carries a warning).
-book: install
+# Three editions, one execution cache (book/_ext/oneshot_book.py reads ONESHOT_STEEL_EDITION):
+#   make book             the complete book, solutions folded        -> _build/html
+#   make book-instructor  the same, kept apart for a course          -> _build/instructor/_build/html
+#   make book-student     every solution left out                    -> _build/student/_build/html
+BOOK_EDITION ?= complete
+BOOK_OUTPUT ?=
+book-instructor: BOOK_EDITION = instructor
+book-instructor: BOOK_OUTPUT = --path-output _build/instructor
+book-student: BOOK_EDITION = student
+book-student: BOOK_OUTPUT = --path-output _build/student
+book book-student book-instructor: install
 	@set -e; \
 	if [ -z "$$ONESHOT_STEEL_DATA" ]; then \
 	  if $(PY) -m oneshot_steel fetch-data; then export ONESHOT_STEEL_DATA="$(CURDIR)/data/neu-cls"; \
@@ -50,10 +64,23 @@ book: install
 	    export ONESHOT_STEEL_DATA=synthetic; fi; \
 	fi; \
 	export ONESHOT_STEEL_MODE="$${ONESHOT_STEEL_MODE:-$(MODE)}"; \
-	echo "Building the book: data=$$ONESHOT_STEEL_DATA mode=$$ONESHOT_STEEL_MODE"; \
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	export ONESHOT_STEEL_EDITION="$(BOOK_EDITION)"; \
+	echo "Building the $(BOOK_EDITION) book: data=$$ONESHOT_STEEL_DATA mode=$$ONESHOT_STEEL_MODE"; \
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(BOOK_OUTPUT)
 
-test: install
+# What the browser test needs: Chromium (the Debian package; ONESHOT_STEEL_CHROMIUM may name
+# another Chromium or Chrome instead) and a local MathJax 3, so the book renders offline.
+MATHJAX_ES5 := _build/mathjax/node_modules/mathjax/es5
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	@if [ -z "$$ONESHOT_STEEL_CHROMIUM" ] && [ ! -x /usr/bin/chromium ]; then \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
+	fi
+	@if [ ! -f $(MATHJAX_ES5)/tex-mml-chtml.js ]; then \
+	  npm install --prefix _build/mathjax --no-audit --no-fund mathjax@3; \
+	fi
+
+test: install browser-deps
 	$(VENV)/bin/ruff check src tests data_scripts benchmarks
 	$(PY) -m pytest
 

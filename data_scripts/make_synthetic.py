@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the procedural stand-in for NEU-CLS: the same as ``python -m oneshot_steel make-synthetic``.
+"""Write the procedural NEU-CLS stand-in: the same as ``python -m oneshot_steel make-synthetic``.
 
 Usage: ``python data_scripts/make_synthetic.py [--dest DIR] [--seed N] [--per-class N]``.
 Works from a checkout even before ``pip install -e .``.

@@ -12,6 +12,7 @@ from torch import nn
 from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.evaluate import (
     OneShotClassifier,
+    _episode_accuracies,
     best_threshold,
     embed,
     episodic_accuracy,
@@ -45,7 +46,11 @@ class MeanPixel(nn.Module):
 
 def _flat_images(values: list[int], size: int = 8) -> torch.Tensor:
     """uint8 images of constant intensity."""
-    return torch.tensor(values, dtype=torch.uint8)[:, None, None, None].expand(-1, 1, size, size).clone()
+    return (
+        torch.tensor(values, dtype=torch.uint8)[:, None, None, None]
+        .expand(-1, 1, size, size)
+        .clone()
+    )
 
 
 # ----------------------------------------------------------------------------- embed
@@ -88,7 +93,9 @@ def test_episodes_at_chance_on_random_embeddings() -> None:
     emb = torch.randn(180, 16, generator=torch.Generator().manual_seed(1))
     result = episodic_accuracy(emb, _imageset(labels), 3, 1, 5, 4000, seed=3)
     assert abs(result.mean - 1 / 3) < 3 * result.ci95 + 0.01
-    assert result.ci95 == pytest.approx(1.96 * result.per_episode.double().std().item() / math.sqrt(4000))
+    assert result.ci95 == pytest.approx(
+        1.96 * result.per_episode.double().std().item() / math.sqrt(4000)
+    )
     assert (result.n_way, result.k_shot, result.n_query, result.seed) == (3, 1, 5, 3)
     assert result.classes == [f"c{i}" for i in range(6)]
 
@@ -129,6 +136,15 @@ def test_k_shot_uses_class_means() -> None:
     nearest = _reference(emb, labels, 3, 3, 200, "nearest")
     assert torch.allclose(result.per_episode, means)
     assert not torch.allclose(means, nearest)
+
+
+def test_gram_and_direct_scoring_agree() -> None:
+    labels = torch.arange(5).repeat_interleave(12)
+    eps = EpisodeSampler(labels, 4, 3, 4, seed=2).sample(300)
+    for emb in (torch.randn(60, 7), torch.randint(0, 256, (60, 300)).float()):
+        gram = _episode_accuracies(emb, eps.support, eps.query, use_gram=True)
+        direct = _episode_accuracies(emb, eps.support, eps.query, use_gram=False)
+        assert torch.equal(gram, direct)
 
 
 def test_raw_pixels_baseline_and_bad_embeddings() -> None:
@@ -182,13 +198,14 @@ def test_threshold_is_chosen_on_validation_not_test() -> None:
 # ----------------------------------------------------------------------------- classifier
 def test_one_shot_classifier_enrol_predict_reject() -> None:
     net = MeanPixel()
-    clf = OneShotClassifier(net).enroll(_flat_images([0, 128, 255]), [7, 8, 9],
-                                        class_names=["dark", "mid", "bright"])
+    clf = OneShotClassifier(net).enroll(_flat_images([0, 128, 255]), [7, 8, 9])
     labels, dist = clf.predict(_flat_images([10, 120, 250, 64]))
     assert labels.tolist() == [7, 8, 9, 7] and dist.shape == (4,)
     clf.threshold = 0.2  # in embedding units ([-1, 1] pixels)
     labels, _ = clf.predict(_flat_images([10, 120, 250, 64]))
     assert labels.tolist() == [7, 8, 9, -1]  # 64 is 0.5 away from both 0 and 128
+    clf.enroll(_flat_images([0, 128, 255]), [0, 1, 2], class_names=["dark", "mid", "bright"])
+    assert clf.predict_names(_flat_images([250, 64])) == ["bright", "unknown"]
     # Several images per class: the class mean is enrolled.
     clf.enroll(_flat_images([0, 100, 255]), [0, 0, 1])
     assert clf.prototypes.shape == (2, 1)

@@ -4,9 +4,9 @@ _config.yml describes the published book. What differs between builds is read he
 environment, so that no build needs an edited copy of _config.yml:
 
 ``ONESHOT_STEEL_EDITION``
-    ``student``: every exercise solution is left out (a course hand-out). Anything else, or
-    unset: the complete edition, where each solution is folded in a dropdown so that a learner
-    working alone sees it only on request.
+    ``student``: every exercise solution is left out (a course hand-out), gated solutions with
+    their code cells included. Anything else, or unset: the complete edition, where each solution
+    is folded in a dropdown so that a learner working alone sees it only on request.
 ``ONESHOT_STEEL_MATHJAX_DIR``
     A folder holding MathJax 3's ``es5`` build (``npm install --prefix _build/mathjax mathjax@3``
     puts one at ``_build/mathjax/node_modules/mathjax/es5``). It is copied into the site's
@@ -14,9 +14,10 @@ environment, so that no build needs an edited copy of _config.yml:
     published book): MathJax comes from its CDN, as Sphinx does by default.
 ``ONESHOT_STEEL_EXECUTION_CACHE``
     The jupyter-cache folder. Unset: ``_build/.jupyter_cache/<mode>-<data>-<package hash>``
-    under the repository, because jupyter-cache keys on a notebook's code only and would
-    otherwise serve smoke-mode outputs to a full-mode build, synthetic-data outputs to a
-    real-data build, or outputs computed by an older version of the package. An explicit
+    under the repository (``<data>``: ``synthetic``, ``default``, or a digest of the data
+    folder's path), because jupyter-cache keys on a notebook's code only and would otherwise
+    serve smoke-mode outputs to a full-mode build, synthetic-data outputs to a real-data build,
+    or outputs computed by an older version of the package. An explicit
     ``execute.cache`` in _config.yml wins over both.
 """
 
@@ -56,7 +57,11 @@ def execution_cache_dir(repo: Path, env: dict[str, str] | os._Environ[str] = os.
         return Path(explicit).expanduser().resolve()
     mode = env.get("ONESHOT_STEEL_MODE", "").strip().lower() or "auto"
     data = env.get("ONESHOT_STEEL_DATA", "").strip()
-    data_tag = "synthetic" if data.lower() == "synthetic" else "real"
+    if data.lower() in ("", "synthetic"):
+        data_tag = data.lower() or "default"
+    else:  # one folder of images is not another: key on where it is
+        where = str(Path(data).expanduser().resolve())
+        data_tag = "data" + hashlib.sha256(where.encode()).hexdigest()[:8]
     return repo / "_build" / ".jupyter_cache" / f"{mode}-{data_tag}-{package_hash(repo)}"
 
 
@@ -67,8 +72,8 @@ def _configure(app: Sphinx, config: Config) -> None:
         LOGGER.info("[oneshot_book] jupyter-cache: %s", config.nb_execution_cache_path)
 
     edition = os.environ.get("ONESHOT_STEEL_EDITION", "").strip().lower()
-    config.hide_solutions = edition == "student"
-    LOGGER.info("[oneshot_book] edition: %s", "student" if config.hide_solutions else "complete")
+    app.oneshot_student = edition == "student"  # type: ignore[attr-defined]
+    LOGGER.info("[oneshot_book] edition: %s", "student" if app.oneshot_student else "complete")
 
     mathjax_dir = os.environ.get("ONESHOT_STEEL_MATHJAX_DIR", "").strip()
     if mathjax_dir:
@@ -84,12 +89,24 @@ def _configure(app: Sphinx, config: Config) -> None:
         app.oneshot_mathjax_dir = entry.parent  # type: ignore[attr-defined]
 
 
-def _fold_solutions(app: Sphinx, doctree: nodes.document) -> None:
-    """Complete edition: each solution becomes a dropdown (sphinx-togglebutton folds it)."""
-    for node in doctree.findall(nodes.Element):
-        classes = node.get("classes", [])
-        if "solution" in classes and "dropdown" not in classes:
-            classes.append("dropdown")
+def _solutions(app: Sphinx, doctree: nodes.document) -> None:
+    """Student edition: remove every solution. Complete edition: fold each one in a dropdown.
+
+    sphinx-exercise's own ``hide_solutions`` leaves the end marker of gated solutions
+    (solution-start / solution-end around code cells) in the tree and the HTML writer then
+    fails, so the removal happens here, after sphinx-exercise has merged gated solutions into
+    ordinary solution nodes (its transforms run before ``doctree-read``).
+    """
+    from sphinx_exercise.nodes import solution_end_node, solution_node, solution_start_node
+
+    found = list(doctree.findall(lambda n: isinstance(n, solution_node | solution_start_node)))
+    if getattr(app, "oneshot_student", False):
+        for node in found + list(doctree.findall(solution_end_node)):
+            node.parent.remove(node)
+        return
+    for node in found:
+        if "dropdown" not in node["classes"]:
+            node["classes"].append("dropdown")
 
 
 def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
@@ -104,6 +121,6 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     # Priority 900: after the defaults of myst-nb and sphinx-exercise are in place.
     app.connect("config-inited", _configure, priority=900)
-    app.connect("doctree-read", _fold_solutions)
+    app.connect("doctree-read", _solutions, priority=900)
     app.connect("build-finished", _copy_mathjax)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

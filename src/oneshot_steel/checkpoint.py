@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._utils import atomic_write
+from ._utils import atomic_write, atomic_write_json
 from .data.imageset import ImageSet
 from .errors import CheckpointError
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
@@ -38,8 +38,12 @@ __all__ = [
     "load_checkpoint",
     "load_weights",
     "model_spec",
+    "new_history",
     "read_checkpoint",
     "read_history",
+    "record_epoch",
+    "restore_run",
+    "save_epoch",
     "write_checkpoint",
 ]
 
@@ -164,13 +168,22 @@ def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
     raise ValueError(f"Unknown model {name!r}; TrainConfig.model must be 'paper' or 'compact'")
 
 
-def check_resumable(ckpt: dict, config: dict[str, Any], kind: str, data: dict, path: Path,
-                    may_change: frozenset[str] = frozenset()) -> None:
+def check_resumable(
+    ckpt: dict,
+    config: dict[str, Any],
+    kind: str,
+    data: dict,
+    path: Path,
+    may_change: frozenset[str] = frozenset(),
+) -> None:
     """Raise :class:`CheckpointError` unless ``ckpt`` is an earlier state of this very run:
     same kind, same config (except the ``may_change`` keys), same data, not more epochs."""
     old = ckpt["config"]
-    diff = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in config.items()
-            if k not in may_change and old.get(k) != v]
+    diff = [
+        f"{k}: {old.get(k)!r} -> {v!r}"
+        for k, v in config.items()
+        if k not in may_change and old.get(k) != v
+    ]
     problems = []
     if ckpt["kind"] != kind:
         problems.append(f"it holds a {ckpt['kind']} run, this is a {kind} run")
@@ -179,7 +192,9 @@ def check_resumable(ckpt: dict, config: dict[str, Any], kind: str, data: dict, p
     if ckpt.get("data") != data:
         problems.append("it was trained on other data (image count, classes or pixels differ)")
     if ckpt["epoch"] > config["epochs"]:
-        problems.append(f"it already ran {ckpt['epoch']} epochs, more than epochs={config['epochs']}")
+        problems.append(
+            f"it already ran {ckpt['epoch']} epochs, more than epochs={config['epochs']}"
+        )
     if problems:
         raise CheckpointError(
             f"Cannot continue from {path}: " + "; ".join(problems) + ". Use another out_dir, "
@@ -187,9 +202,13 @@ def check_resumable(ckpt: dict, config: dict[str, Any], kind: str, data: dict, p
         )
 
 
-def load_checkpoint(path: str | os.PathLike, device: torch.device | str | None = None, *,
-                    weights: str = "best", model: nn.Module | None = None
-                    ) -> tuple[nn.Module, Any, dict]:
+def load_checkpoint(
+    path: str | os.PathLike,
+    device: torch.device | str | None = None,
+    *,
+    weights: str = "best",
+    model: nn.Module | None = None,
+) -> tuple[nn.Module, Any, dict]:
     """``(embedding_net, TrainConfig, history)`` from a run folder, ``model.pt`` or ``best.pt``.
 
     ``weights="best"``: the epoch with the lowest validation loss; ``"last"``: the final epoch
@@ -211,3 +230,98 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str | None =
     load_weights(net, state, ckpt["model"], path)
     net.to(device if device is not None else "cpu").eval()
     return net, TrainConfig.from_dict(ckpt["config"]), ckpt.get("history") or {}
+
+
+def save_epoch(
+    out_dir: Path,
+    meta: dict[str, Any],
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    history: dict[str, Any],
+    best_state: dict[str, torch.Tensor] | None,
+    *,
+    is_best: bool,
+    full: bool,
+) -> dict[str, torch.Tensor] | None:
+    """Write ``best.pt`` when this epoch is the best and, when ``full``, ``model.pt`` and
+    ``history.json``. Returns the (possibly updated) copy of the best weights."""
+    state = net.state_dict()
+    if is_best:
+        best_state = {k: v.detach().clone() for k, v in state.items()}
+        write_checkpoint(out_dir / BEST_FILE, {**meta, "state_dict": state, "history": history})
+    if full:
+        rng = {"torch": torch.get_rng_state()}  # for the record: resuming does not need it
+        device = next(iter(state.values())).device if state else torch.device("cpu")
+        if device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(device)
+        payload = {
+            **meta,
+            "state_dict": state,
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "history": history,
+            # the very tensors of state_dict when this epoch is the best: torch.save stores once
+            "best_state_dict": state if is_best else best_state,
+            "rng": rng,
+        }
+        write_checkpoint(out_dir / MODEL_FILE, payload)
+        atomic_write_json(out_dir / HISTORY_FILE, history)
+    return best_state
+
+
+def restore_run(
+    path: Path,
+    device: torch.device,
+    config: dict[str, Any],
+    kind: str,
+    data: dict,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    may_change: frozenset[str],
+) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
+    """Load ``model.pt`` into ``net``/``optimizer``/``scaler``; return ``(history, best weights)``."""
+    ckpt = read_checkpoint(path, device)
+    check_resumable(ckpt, config, kind, data, path, may_change)
+    load_weights(net, ckpt["state_dict"], ckpt["model"], path)
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt.get("scaler"):
+        scaler.load_state_dict(ckpt["scaler"])
+    return ckpt["history"], ckpt.get("best_state_dict")
+
+
+def new_history(kind: str) -> dict[str, Any]:
+    """An empty training history (the layout of ``history.json``)."""
+    lists = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
+    return {
+        "kind": kind,
+        **{k: [] for k in lists},
+        "total_seconds": 0.0,
+        "best_epoch": None,
+        "best_val_loss": None,
+    }
+
+
+def record_epoch(
+    history: dict[str, Any], epoch: int, train_loss: float, val: dict[str, float], seconds: float
+) -> bool:
+    """Append one epoch to ``history``; return whether it has the best validation loss so far.
+
+    Without validation data "best" is simply the latest epoch, as in the paper.
+    """
+    ref, best = val.get("val_loss"), history["best_val_loss"]
+    values = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": ref,
+        "val_accuracy": val.get("val_accuracy"),
+        "seconds": seconds,
+    }
+    for key, value in values.items():
+        history[key].append(value)
+    history["total_seconds"] += seconds
+    is_best = ref is None or best is None or ref < best
+    if is_best:
+        history["best_epoch"], history["best_val_loss"] = epoch, ref
+    return is_best

@@ -40,6 +40,8 @@ __all__ = [
 
 #: The paper's decision threshold: its contrastive margin m = 2.
 PAPER_THRESHOLD = 2.0
+#: Up to this many images, episodes are scored from a float64 Gram matrix (128 MiB at most).
+_GRAM_MAX_IMAGES = 4096
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -47,12 +49,19 @@ def _model_device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
-def embed(model: nn.Module, images: ImageSet | torch.Tensor, batch_size: int = 512,
-          device: torch.device | str | None = None, *, keep_on_device: bool = False) -> torch.Tensor:
+def embed(
+    model: nn.Module,
+    images: ImageSet | torch.Tensor,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+    *,
+    keep_on_device: bool = False,
+) -> torch.Tensor:
     """Embeddings ``[N, D]`` (float32) of uint8 images (or float images already in [-1, 1]).
 
     Runs in eval mode under ``torch.inference_mode`` in batches of ``batch_size`` on
-    ``device`` (default: where the model is), restoring the model's train/eval mode after.
+    ``device`` (the model is moved there; default: where the model already is), restoring the
+    model's train/eval mode after; only one batch of images is on the device at a time.
     Returns a CPU tensor unless ``keep_on_device``. A ``SiameseNetwork`` uses its branch.
     """
     x = images.images if isinstance(images, ImageSet) else images
@@ -66,7 +75,7 @@ def embed(model: nn.Module, images: ImageSet | torch.Tensor, batch_size: int = 5
     try:
         with torch.inference_mode():
             for s in range(0, x.shape[0], batch_size):
-                chunk = x[s:s + batch_size].to(dev)
+                chunk = x[s : s + batch_size].to(dev)
                 chunk = to_model_input(chunk) if chunk.dtype == torch.uint8 else chunk.float()
                 out.append(fn(chunk).float())
     finally:
@@ -77,8 +86,13 @@ def embed(model: nn.Module, images: ImageSet | torch.Tensor, batch_size: int = 5
     return emb if keep_on_device else emb.cpu()
 
 
-def _embeddings(model_or_embeddings: nn.Module | torch.Tensor, n: int, images: ImageSet,
-                batch_size: int, device: torch.device | str | None) -> torch.Tensor:
+def _embeddings(
+    model_or_embeddings: nn.Module | torch.Tensor,
+    n: int,
+    images: ImageSet,
+    batch_size: int,
+    device: torch.device | str | None,
+) -> torch.Tensor:
     """A model's embeddings of ``images``, or a given ``[N, D]`` tensor after a shape check."""
     if isinstance(model_or_embeddings, nn.Module):
         return embed(model_or_embeddings, images, batch_size, device)
@@ -119,47 +133,87 @@ class EpisodicResult:
     per_episode: torch.Tensor = field(repr=False)
 
     def __str__(self) -> str:
-        return (f"{self.n_way}-way {self.k_shot}-shot: {100 * self.mean:.1f} % ± "
-                f"{100 * self.ci95:.1f} (95 % CI, {self.n_episodes:,} episodes; "
-                f"chance {100 * self.chance:.1f} %)")
+        return (
+            f"{self.n_way}-way {self.k_shot}-shot: {100 * self.mean:.1f} % ± "
+            f"{100 * self.ci95:.1f} (95 % CI, {self.n_episodes:,} episodes; "
+            f"chance {100 * self.chance:.1f} %)"
+        )
 
 
-def _episode_accuracies(emb: torch.Tensor, support: torch.Tensor, query: torch.Tensor,
-                        chunk: int) -> torch.Tensor:
-    """Accuracy of each episode (``support [E, N, K]``, ``query [E, N, Q]`` image indices)."""
-    e, n, _ = support.shape
-    q = query.shape[2]
-    target = torch.arange(n, device=emb.device).repeat_interleave(q)  # query rows, class-major
+def _episode_accuracies(
+    emb: torch.Tensor, support: torch.Tensor, query: torch.Tensor, use_gram: bool = True
+) -> torch.Tensor:
+    """Accuracy of each episode (``support [E, N, K]``, ``query [E, N, Q]`` image indices).
+
+    A query goes to the class whose prototype p (mean of the K support embeddings) minimises
+    ``||x - p||^2 = ||x||^2 - 2 x.p + ||p||^2``. The first term is the same for every class,
+    and ``x.p`` and ``||p||^2`` are averages of entries of the Gram matrix ``G = X X^T``
+    (float64), computed once for all images: scoring an episode is then a few look-ups,
+    whatever the embedding size (raw pixels have 10,000 dimensions).
+    """
+    e, n, k = support.shape
+    target = torch.arange(n, device=emb.device).repeat_interleave(query.shape[2])
+    if not use_gram:  # for more images than fit a Gram matrix: gather embeddings instead
+        per_episode = 4 * emb.shape[1] * support.shape[1] * (support.shape[2] + query.shape[2])
+        chunk = max(1, (256 << 20) // per_episode)
+        out = []
+        for s in range(0, e, chunk):
+            protos = emb[support[s : s + chunk]].mean(dim=2)  # [e, N, D]
+            queries = emb[query[s : s + chunk]].flatten(1, 2)  # [e, N*Q, D]
+            dist = torch.cdist(queries, protos, compute_mode="donot_use_mm_for_euclid_dist")
+            out.append((dist.argmin(dim=2) == target).float().mean(dim=1))
+        return torch.cat(out)
+    x = emb.double()
+    gram = x @ x.T
     out = []
-    for s in range(0, e, chunk):
-        protos = emb[support[s:s + chunk]].mean(dim=2)  # [e, N, D]; K = 1: the support itself
-        queries = emb[query[s:s + chunk]].flatten(1, 2)  # [e, N*Q, D]
-        # Exact distances (no matmul trick, whose rounding can flip near-ties).
-        dist = torch.cdist(queries, protos, compute_mode="donot_use_mm_for_euclid_dist")
-        out.append((dist.argmin(dim=2) == target).float().mean(dim=1))
+    for s in range(0, e, 4096):
+        sup = support[s : s + 4096]  # [e, N, K]
+        qry = query[s : s + 4096].flatten(1, 2)  # [e, N*Q]
+        xp = gram[qry[:, :, None, None], sup[:, None, :, :]].mean(dim=-1)  # [e, N*Q, N]
+        pp = gram[sup[..., :, None], sup[..., None, :]].mean(dim=(-2, -1))  # [e, N]
+        score = pp[:, None, :] - 2 * xp  # ||x - p||^2 - ||x||^2
+        out.append((score.argmin(dim=2) == target).float().mean(dim=1))
     return torch.cat(out)
 
 
-def episodic_accuracy(model_or_embeddings: nn.Module | torch.Tensor, imageset: ImageSet,
-                      n_way: int, k_shot: int, n_query: int, n_episodes: int, seed: int = 0,
-                      batch_size: int = 512, device: torch.device | str | None = None
-                      ) -> EpisodicResult:
+def episodic_accuracy(
+    model_or_embeddings: nn.Module | torch.Tensor,
+    imageset: ImageSet,
+    n_way: int,
+    k_shot: int,
+    n_query: int,
+    n_episodes: int,
+    seed: int = 0,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> EpisodicResult:
     """N-way K-shot accuracy: each query goes to the nearest class mean of the support
     embeddings (the support image itself when K = 1), Euclidean distance.
 
-    Every image is embedded once; the episodes are then scored in batched chunks, so
-    10,000 episodes take well under a second for small embeddings.
+    Every image is embedded once; the episodes are then scored in batched chunks from the
+    embeddings' Gram matrix, so 10,000 episodes cost about as much as sampling them.
     """
     emb = _embeddings(model_or_embeddings, len(imageset), imageset, batch_size, device)
-    eps = EpisodeSampler(imageset.labels.to(emb.device), n_way, k_shot, n_query,
-                         seed=seed).sample(n_episodes)
-    per_query_bytes = 4 * emb.shape[1] * n_way * (k_shot + n_query)
-    chunk = max(1, min(n_episodes, (256 << 20) // max(1, per_query_bytes)))
-    acc = _episode_accuracies(emb, eps.support, eps.query, chunk).cpu()
+    if emb.device.type == "mps":  # no float64 on MPS
+        emb = emb.cpu()
+    eps = EpisodeSampler(imageset.labels.to(emb.device), n_way, k_shot, n_query, seed=seed).sample(
+        n_episodes
+    )
+    use_gram = emb.shape[0] <= _GRAM_MAX_IMAGES
+    acc = _episode_accuracies(emb, eps.support, eps.query, use_gram).cpu()
     mean, ci = mean_ci95(acc)
-    return EpisodicResult(mean=mean, ci95=ci, n_episodes=n_episodes, n_way=n_way,
-                          k_shot=k_shot, n_query=n_query, chance=1.0 / n_way,
-                          classes=list(imageset.classes), seed=seed, per_episode=acc)
+    return EpisodicResult(
+        mean=mean,
+        ci95=ci,
+        n_episodes=n_episodes,
+        n_way=n_way,
+        k_shot=k_shot,
+        n_query=n_query,
+        chance=1.0 / n_way,
+        classes=list(imageset.classes),
+        seed=seed,
+        per_episode=acc,
+    )
 
 
 # ----------------------------------------------------------------------------- pairs
@@ -176,7 +230,9 @@ def best_threshold(distances: torch.Tensor, positive: torch.Tensor) -> tuple[flo
     tp = torch.cat([torch.zeros(1, dtype=torch.float64), pos.cumsum(0)])  # first i predicted +
     tn = (1 - pos).sum() - torch.cat([torch.zeros(1, dtype=torch.float64), (1 - pos).cumsum(0)])
     acc = (tp + tn) / n
-    cuts = torch.cat([d[:1] - 1.0, (d[:-1] + d[1:]) / 2, d[-1:] + 1.0])  # n + 1 candidate thresholds
+    cuts = torch.cat(
+        [d[:1] - 1.0, (d[:-1] + d[1:]) / 2, d[-1:] + 1.0]
+    )  # n + 1 candidate thresholds
     valid = torch.ones(n + 1, dtype=torch.bool)
     valid[1:n] = d[1:] > d[:-1]  # a cut between equal distances cannot separate them
     acc = torch.where(valid, acc, torch.tensor(-1.0, dtype=torch.float64))
@@ -202,12 +258,16 @@ class PairVerificationResult:
     same: torch.Tensor = field(default=None, repr=False)
 
     def __str__(self) -> str:
-        s = (f"pair verification: {100 * self.accuracy:.1f} % at threshold {self.threshold:g} "
-             f"({self.n_pairs:,} pairs, {self.n_same} same-class; chance 50 %), "
-             f"ROC AUC {self.auc:.3f}, EER {100 * self.eer:.1f} %")
+        s = (
+            f"pair verification: {100 * self.accuracy:.1f} % at threshold {self.threshold:g} "
+            f"({self.n_pairs:,} pairs, {self.n_same} same-class; chance 50 %), "
+            f"ROC AUC {self.auc:.3f}, EER {100 * self.eer:.1f} %"
+        )
         if self.val_threshold is not None:
-            s += (f"; threshold {self.val_threshold:.3f} chosen on validation: "
-                  f"{100 * self.accuracy_at_val_threshold:.1f} %")
+            s += (
+                f"; threshold {self.val_threshold:.3f} chosen on validation: "
+                f"{100 * self.accuracy_at_val_threshold:.1f} %"
+            )
         return s
 
 
@@ -216,11 +276,18 @@ def _pairs(emb: torch.Tensor, labels: torch.Tensor, n_pairs: int, seed: int):
     return torch.linalg.vector_norm(emb[i1] - emb[i2], dim=1).cpu(), same.cpu()
 
 
-def pair_verification(model_or_embeddings: nn.Module | torch.Tensor, imageset: ImageSet,
-                      n_pairs: int = 900, threshold: float | None = None, seed: int = 0, *,
-                      val_set: ImageSet | None = None, val_embeddings: torch.Tensor | None = None,
-                      batch_size: int = 512, device: torch.device | str | None = None
-                      ) -> PairVerificationResult:
+def pair_verification(
+    model_or_embeddings: nn.Module | torch.Tensor,
+    imageset: ImageSet,
+    n_pairs: int = 900,
+    threshold: float | None = None,
+    seed: int = 0,
+    *,
+    val_set: ImageSet | None = None,
+    val_embeddings: torch.Tensor | None = None,
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> PairVerificationResult:
     """Same/different verification on ``n_pairs`` random pairs of ``imageset`` (about half
     same-class), predicted "same" iff distance < ``threshold`` (default: the margin, 2.0).
 
@@ -241,8 +308,15 @@ def pair_verification(model_or_embeddings: nn.Module | torch.Tensor, imageset: I
         i = int(np.argmin(np.abs((1 - tpr) - fpr)))
         eer = float((fpr[i] + 1 - tpr[i]) / 2)
     result = PairVerificationResult(
-        accuracy=float(((d < threshold).float() == same).float().mean()), threshold=threshold,
-        n_pairs=n_pairs, n_same=int(same.sum()), auc=auc, eer=eer, distances=d, same=same)
+        accuracy=float(((d < threshold).float() == same).float().mean()),
+        threshold=threshold,
+        n_pairs=n_pairs,
+        n_same=int(same.sum()),
+        auc=auc,
+        eer=eer,
+        distances=d,
+        same=same,
+    )
     if val_set is not None:
         if val_embeddings is None:
             if not isinstance(model_or_embeddings, nn.Module):
@@ -252,7 +326,8 @@ def pair_verification(model_or_embeddings: nn.Module | torch.Tensor, imageset: I
         vd, vsame = _pairs(v_emb, val_set.labels, n_pairs, seed + 1)
         result.val_threshold, result.val_accuracy = best_threshold(vd, vsame)
         result.accuracy_at_val_threshold = float(
-            ((d < result.val_threshold).float() == same).float().mean())
+            ((d < result.val_threshold).float() == same).float().mean()
+        )
     elif val_embeddings is not None:
         raise ValueError("val_embeddings needs val_set for its labels")
     return result
@@ -266,9 +341,19 @@ class OneShotClassifier:
     farther than ``threshold`` (None: never reject).
     """
 
-    def __init__(self, model: nn.Module, device: torch.device | str | None = None,
-                 threshold: float | None = None, batch_size: int = 512):
-        self.model, self.device, self.threshold, self.batch_size = model, device, threshold, batch_size
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device | str | None = None,
+        threshold: float | None = None,
+        batch_size: int = 512,
+    ):
+        self.model, self.device, self.threshold, self.batch_size = (
+            model,
+            device,
+            threshold,
+            batch_size,
+        )
         self.prototypes: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         self.class_names: list[str] | None = None
@@ -276,8 +361,12 @@ class OneShotClassifier:
     def _embed(self, images: ImageSet | torch.Tensor) -> torch.Tensor:
         return embed(self.model, images, self.batch_size, self.device)
 
-    def enroll(self, images: ImageSet | torch.Tensor, labels: torch.Tensor | Sequence[int] | None = None,
-               class_names: Sequence[str] | None = None) -> OneShotClassifier:
+    def enroll(
+        self,
+        images: ImageSet | torch.Tensor,
+        labels: torch.Tensor | Sequence[int] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> OneShotClassifier:
         """Store one prototype per label: the mean embedding of its images (K = 1: the image)."""
         if isinstance(images, ImageSet):
             labels = images.labels if labels is None else labels
@@ -298,8 +387,9 @@ class OneShotClassifier:
         """``[M, C]`` Euclidean distances from each query to each enrolled class."""
         if self.prototypes is None:
             raise RuntimeError("call enroll(images, labels) before predict()")
-        return torch.cdist(self._embed(queries), self.prototypes,
-                           compute_mode="donot_use_mm_for_euclid_dist")
+        return torch.cdist(
+            self._embed(queries), self.prototypes, compute_mode="donot_use_mm_for_euclid_dist"
+        )
 
     def predict(self, queries: ImageSet | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(labels [M], nearest distances [M])``; label -1 where the distance exceeds the threshold."""
@@ -309,9 +399,21 @@ class OneShotClassifier:
             labels = torch.where(dist > self.threshold, torch.full_like(labels, -1), labels)
         return labels, dist
 
-    def choose_rejection_threshold(self, known: ImageSet | torch.Tensor,
-                                   unknown: ImageSet | torch.Tensor | None = None,
-                                   accept_rate: float = 0.95) -> float:
+    def predict_names(
+        self, queries: ImageSet | torch.Tensor, unknown: str = "unknown"
+    ) -> list[str]:
+        """Class names of the predictions (``class_names[label]``), ``unknown`` for rejections."""
+        if self.class_names is None:
+            raise RuntimeError("enroll(..., class_names=[...]) to get names, or use predict()")
+        labels = self.predict(queries)[0].tolist()
+        return [unknown if i < 0 else self.class_names[i] for i in labels]
+
+    def choose_rejection_threshold(
+        self,
+        known: ImageSet | torch.Tensor,
+        unknown: ImageSet | torch.Tensor | None = None,
+        accept_rate: float = 0.95,
+    ) -> float:
         """Set ``threshold`` from VALIDATION images and return it.
 
         ``known``: images of enrolled classes; ``unknown``: images of other classes. With

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import os
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -145,10 +146,10 @@ def resolve_mode(mode: str, device: torch.device) -> tuple[str, str]:
         return value, f"MODE={value!r} was requested"
     if value == "":
         if device.type == "cuda":
-            return "full", "MODE was empty and a CUDA GPU is present, so the full schedule runs"
-        return "quick", (
-            f"MODE was empty and no CUDA GPU was found ({device.type}), so the CPU-sized quick "
-            'schedule runs; set MODE = "full" to run the paper\'s schedule anyway'
+            return "full", "MODE was empty and a CUDA GPU is present"
+        return (
+            "quick",
+            f'MODE was empty and there is no CUDA GPU ({device.type}); MODE = "full" overrides',
         )
     raise ModeError(
         f"MODE={mode!r} is not a run mode. Use 'smoke' (tiny sizes, checks the code), 'quick' "
@@ -172,7 +173,7 @@ def _device_line(device: torch.device, bf16: bool) -> str:
         name, bf = "Apple GPU (MPS)", "float32"
     else:
         name = f"{torch.get_num_threads()} threads"
-        bf = "float32 (bfloat16 is not faster on most CPUs)"
+        bf = "float32"
     return f"Device: {device.type} ({name}); {bf}"
 
 
@@ -208,7 +209,13 @@ def _display_warning(title: str, items: list[str]) -> None:
         + "</ul></div>"
     )
     bar = "!" * 78
-    plain = "\n".join([bar, f"!!! {title}", *[f"!!! - {i.replace('**', '')}" for i in items], bar])
+    wrapped = [
+        textwrap.fill(
+            "- " + i.replace("**", ""), 78, initial_indent="!!! ", subsequent_indent="!!!   "
+        )
+        for i in items
+    ]
+    plain = "\n".join([bar, f"!!! {title}", *wrapped, bar])
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -259,21 +266,27 @@ def setup_notebook(
 
 
 def _report(ctx: NotebookContext, fallback: str) -> None:
-    data = (
-        f"synthetic stand-in ({ctx.data_root})"
-        if ctx.synthetic
-        else f"{ctx.data_root} (NEU-CLS or your own images)"
-    )
-    print(f"Mode: {ctx.mode}: {_MODE_MEANING[ctx.mode]}.\n      ({ctx.mode_reason})")
-    print(_device_line(ctx.device, ctx.bf16))
-    print(f"Data: {data}")
-    print(f"Seed: {ctx.seed} (Python, NumPy and torch seeded)")
+    if ctx.data_root == "synthetic":
+        data = "the synthetic stand-in"
+    elif ctx.synthetic:
+        data = f"the synthetic stand-in in {ctx.data_root}"
+    else:
+        data = f"{ctx.data_root}"
+    lines = [
+        f"Mode:   {ctx.mode}: {_MODE_MEANING[ctx.mode]} ({ctx.mode_reason})",
+        _device_line(ctx.device, ctx.bf16),
+        f"Data:   {data}",
+        f"Seed:   {ctx.seed} (Python, NumPy and torch seeded)",
+    ]
+    for line in lines:
+        print(textwrap.fill(line, width=88, subsequent_indent=" " * 8, break_on_hyphens=False))
     if ctx.on_colab and ctx.device.type != "cuda":
         print("Tip: on Colab, Runtime > Change runtime type > GPU runs the full schedule.")
     items = []
     if fallback:
         items.append(
-            f"**The real NEU-CLS images could not be found or downloaded** ({fallback}). "
+            f"**The real NEU-CLS images could not be found or downloaded** "
+            f"(`{fallback.replace('`', chr(39))}`). "
             "This run fell back to the synthetic stand-in."
         )
     if ctx.synthetic:

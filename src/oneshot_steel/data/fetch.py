@@ -33,7 +33,7 @@ from typing import IO
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._utils import atomic_write_text
+from .._utils import atomic_write_text, cache_dir
 from ..errors import (
     ChecksumMismatchError,
     DataError,
@@ -78,7 +78,6 @@ MANUAL_ROUTES = (
     "To work offline meanwhile, set ONESHOT_STEEL_DATA=synthetic (a procedural stand-in)."
 )
 MANIFEST_NAME = "SHA256SUMS"  # written into every fetched folder, for `sha256sum -c`
-STAMP_NAME = ".oneshot-steel-verified.json"
 _MAX_FILE_BYTES = 16 << 20  # a NEU file is 41,078 bytes; anything far larger is not one
 
 Manifest = Mapping[str, str] | str | os.PathLike | None
@@ -127,34 +126,43 @@ def _as_manifest(manifest: Manifest) -> dict[str, str]:
     return {name: digest.lower() for name, digest in manifest.items()}
 
 
-def _manifest_id(sums: Mapping[str, str]) -> str:
-    return hashlib.sha256("".join(f"{sums[n]}  {n}\n" for n in sorted(sums)).encode()).hexdigest()
+def format_manifest(sums: Mapping[str, str]) -> str:
+    """``sha256sum`` format, sorted by name: what :func:`read_manifest` reads back."""
+    return "".join(f"{sums[n]}  {n}\n" for n in sorted(sums))
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 # --------------------------------------------------------------------------- verification
-def _stat_key(folder: Path, names: Sequence[str]) -> dict[str, list[int]]:
-    """Size, mtime and ctime of each file: any rewrite of a file changes its ctime."""
-    key = {}
-    for name in names:
+def _stamp_path(folder: Path) -> Path:
+    """Stamps live in the cache, never in a data folder (which may be read-only or shared)."""
+    key = _sha256(str(folder.resolve()).encode())[:32]
+    return cache_dir() / "verified" / f"{key}.json"
+
+
+def _stamp(folder: Path, sums: Mapping[str, str]) -> dict:
+    """What a verification depends on: the manifest, and each file's size, mtime and ctime
+    (any rewrite of a file changes its ctime, which no tool can set back)."""
+    files = {}
+    for name in sorted(sums):
         st = (folder / name).stat()
-        key[name] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
-    return key
+        files[name] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    return {"folder": str(folder.resolve()), "manifest": _sha256(format_manifest(sums).encode()),
+            "files": files}  # fmt: skip
 
 
 def _write_stamp(folder: Path, sums: Mapping[str, str]) -> None:
-    """Remember a full verification; best effort (a read-only folder is simply re-hashed)."""
-    stamp = {"manifest": _manifest_id(sums), "files": _stat_key(folder, sorted(sums))}
+    """Remember a full verification; best effort (without a stamp, files are hashed again)."""
     with suppress(OSError):
-        atomic_write_text(folder / STAMP_NAME, json.dumps(stamp, sort_keys=True))
+        atomic_write_text(_stamp_path(folder), json.dumps(_stamp(folder, sums)))
 
 
 def _stamp_valid(folder: Path, sums: Mapping[str, str]) -> bool:
     try:
-        stamp = json.loads((folder / STAMP_NAME).read_text(encoding="utf-8"))
-        return stamp["manifest"] == _manifest_id(sums) and stamp["files"] == _stat_key(
-            folder, sorted(sums)
-        )
-    except (OSError, ValueError, KeyError, TypeError):
+        return json.loads(_stamp_path(folder).read_text(encoding="utf-8")) == _stamp(folder, sums)
+    except (OSError, ValueError):
         return False
 
 
@@ -163,13 +171,14 @@ def verify_neu_folder(path: str | os.PathLike, manifest: Manifest = None) -> Non
 
     Raises :class:`DataNotFoundError` for a missing folder or files, :class:`DataError` for
     images the manifest does not list, :class:`ChecksumMismatchError` for a changed file. Other
-    files (``SHA256SUMS``, notes) are ignored. A stamp keyed on the files' sizes and times
-    makes a repeated check cheap; without a valid stamp every file is hashed.
+    files (``SHA256SUMS``, notes) are ignored. A stamp in the cache, keyed on the files' sizes
+    and times, makes a repeated check cheap; without a valid stamp every file is hashed.
     """
     folder, sums = Path(path).expanduser(), _as_manifest(manifest)
     fix = f"Run `python -m oneshot_steel fetch-data --dest {folder}` to get a verified copy."
     if not folder.is_dir():
-        raise DataNotFoundError(f"The data folder {folder} does not exist. {fix}")
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise DataNotFoundError(f"The data folder {folder} {what}. {fix}")
     present = {p.name for p in folder.iterdir()}
     missing = sorted(set(sums) - present)
     if missing:
@@ -189,14 +198,9 @@ def verify_neu_folder(path: str | os.PathLike, manifest: Manifest = None) -> Non
     if bad:
         raise ChecksumMismatchError(
             f"{folder / bad[0]} does not match its SHA-256 in the manifest ({len(bad)} file(s) "
-            f"differ): the copy is damaged or not the original NEU-CLS. Delete {folder} and "
-            f"run `python -m oneshot_steel fetch-data --dest {folder}`."
+            f"differ): the copy is damaged or not the original NEU-CLS. {fix}"
         )
     _write_stamp(folder, sums)
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # --------------------------------------------------------------------------- sources
@@ -230,17 +234,20 @@ def _zip_entries(archive: Path, zf: zipfile.ZipFile) -> list[_Entry]:
     return entries
 
 
-def _tar_entries(archive: Path, tf: tarfile.TarFile) -> list[_Entry]:
-    entries = []
-    for member in tf.getmembers():
-        reason = _unsafe_reason(member.name) or (
-            None if member.isfile() or member.isdir() else "is a link or a special file"
-        )
-        if reason:
-            raise _refuse(archive, member.name, reason)
-        if member.isfile():
-            entries.append((member.name, lambda m=member: tf.extractfile(m)))
-    return entries
+def _tar_entries(archive: Path) -> Iterator[_Entry]:
+    """Check every member first, then stream them in order: a compressed tar cannot seek
+    back cheaply, so reading members out of order would decompress it again for each one."""
+    with tarfile.open(archive, "r:*") as tf:
+        for member in tf:
+            reason = _unsafe_reason(member.name) or (
+                None if member.isfile() or member.isdir() else "is a link or a special file"
+            )
+            if reason:
+                raise _refuse(archive, member.name, reason)
+    with tarfile.open(archive, "r|*") as stream:
+        for member in stream:
+            if member.isfile():
+                yield member.name, lambda m=member: stream.extractfile(m)
 
 
 def _folder_entries(folder: Path) -> list[_Entry]:
@@ -252,16 +259,16 @@ def _folder_entries(folder: Path) -> list[_Entry]:
 
 
 @contextmanager
-def _entries(source: Path) -> Iterator[list[_Entry]]:
-    """The files of a folder, zip or tar, after every archive entry passed the safety checks."""
+def _entries(source: Path) -> Iterator[Iterator[_Entry]]:
+    """The files of a folder, zip or tar, once every archive entry passed the safety checks.
+    Open each entry while iterating, before moving on to the next."""
     if source.is_dir():
-        yield _folder_entries(source)
+        yield iter(_folder_entries(source))
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as zf:
-            yield _zip_entries(source, zf)
+            yield iter(_zip_entries(source, zf))
     elif tarfile.is_tarfile(source):
-        with tarfile.open(source, "r:*") as tf:
-            yield _tar_entries(source, tf)
+        yield _tar_entries(source)
     else:
         rar = source.suffix.lower() == ".rar"
         hint = " Extract the .rar first (unrar, 7z) and pass the folder." if rar else ""
@@ -315,9 +322,10 @@ def _extract_flat(source: Path, out: Path, sums: Mapping[str, str]) -> None:
 
 # --------------------------------------------------------------------------- installing
 @contextmanager
-def _staging(dest: Path) -> Iterator[Path]:
+def staging(dest: Path) -> Iterator[Path]:
     """A temporary folder beside ``dest`` (same file system: the final rename is atomic),
-    removed on the way out whatever happens, Ctrl-C included."""
+    removed on the way out whatever happens, Ctrl-C included. Build the new folder in a
+    subfolder of it: the temporary folder itself is private (mode 0700)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.fetch-", dir=dest.parent))
     try:
@@ -344,17 +352,16 @@ def swap_into_place(tmp: Path, dest: Path) -> None:
 
 
 def _install(staged: Path, dest: Path, sums: Mapping[str, str]) -> None:
-    text = "".join(f"{sums[n]}  {n}\n" for n in sorted(sums))
-    (staged / MANIFEST_NAME).write_text(text, encoding="utf-8")
-    _write_stamp(staged, sums)
+    (staged / MANIFEST_NAME).write_text(format_manifest(sums), encoding="utf-8")
     swap_into_place(staged, dest)
+    _write_stamp(dest, sums)  # every file was hashed on the way in
 
 
 def _check_replaceable(dest: Path, sums: Mapping[str, str], problem: str) -> None:
     """Refuse to replace a ``dest`` holding anything but (a damaged copy of) NEU files."""
     if not dest.is_dir():
         raise DataError(f"{dest} exists and is not a folder; pass another --dest.")
-    ours = {*sums, MANIFEST_NAME, STAMP_NAME}
+    ours = {*sums, MANIFEST_NAME}
     foreign = sorted(p.name for p in dest.iterdir() if p.name not in ours or not p.is_file())
     if foreign:
         raise DataError(
@@ -416,8 +423,9 @@ def fetch_neu(
             _say(progress, f"{dest} already holds a verified copy ({len(sums)} files).")
             return dest
         except DataError as err:
-            _check_replaceable(dest, sums, str(err).split(". ")[0])
-            _say(progress, f"{dest} does not verify ({err}); replacing it.")
+            problem = str(err).split(". ")[0]  # the finding, without its advice to fetch
+            _check_replaceable(dest, sums, problem)
+            _say(progress, f"{dest} does not verify ({problem}); replacing it.")
     if from_path is not None:
         source = Path(from_path).expanduser()
         if not source.exists():
@@ -425,7 +433,7 @@ def fetch_neu(
                 f"--from {source}: no such file or folder. Give the folder or archive "
                 "holding the NEU-CLS images."
             )
-        with _staging(dest) as tmp:
+        with staging(dest) as tmp:
             _extract_flat(source.resolve(), tmp / "neu", sums)
             _install(tmp / "neu", dest, sums)
         _say(progress, f"Installed {len(sums)} verified files from {source} into {dest}.")
@@ -434,12 +442,11 @@ def fetch_neu(
     chosen = MIRRORS if mirrors is None else mirrors
     for mirror in [m if isinstance(m, Mirror) else Mirror(m, m) for m in chosen]:
         _say(progress, f"Fetching NEU-CLS from {mirror.name} ...")
-        with _staging(dest) as tmp:
+        with staging(dest) as tmp:
             try:
                 _download(mirror.url, tmp / "download", progress, timeout)
                 _extract_flat(tmp / "download", tmp / "neu", sums)
-            except (OSError, ValueError, http.client.HTTPException, DataError,
-                    zipfile.BadZipFile, tarfile.TarError) as err:  # fmt: skip
+            except (OSError, ValueError, http.client.HTTPException, DataError) as err:
                 errors.append((mirror, err))
                 _say(progress, f"  failed: {type(err).__name__}: {err}")
                 continue

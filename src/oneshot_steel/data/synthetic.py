@@ -2,22 +2,24 @@
 
 The six classes are textures that imitate the real defects (crack networks, dark inclusions,
 blotchy patches, pits, rolled-in scale flakes, scratches) under varying illumination and noise.
-They are learnable but not trivial: raw-pixel 1-nearest-neighbour is far from perfect, and
-crazing and rolled-in scale are easy to confuse, as in the real set. Numbers measured on this
-stand-in say nothing about real steel; the loaders mark it with ``synthetic=True``.
+Like the real images, they come in groups of look-alikes ("coils", see :func:`_coils`). They
+are learnable but not trivial: raw-pixel 1-nearest-neighbour (32x32, 50/50 split) scores
+0.43-0.51 here (seeds 0-2) against 0.56 on the real set, and with one support image per class
+0.23-0.32 against 0.29; as in the real set, most errors take other classes for inclusions, and
+some crazing and rolled-in scale are mixed up. Numbers measured on this stand-in say nothing about real steel;
+the loaders mark it with ``synthetic=True``.
 
-Everything is vectorised over a chunk of images (no per-pixel or per-image Python), and each
-chunk of :data:`CHUNK` images has its own seed, so a small set is a prefix of a larger one with
-the same seed.
+Everything is vectorised over a chunk of images (no per-pixel or per-image Python; 1,800
+images take about 3 s of one CPU core), and each chunk of :data:`CHUNK` images has its own
+seed, so a small set is a prefix of a larger one with the same seed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,11 +28,18 @@ from PIL import Image
 
 from .._utils import cache_dir
 from ..errors import DataError
-from .fetch import swap_into_place
+from .fetch import (
+    MANIFEST_NAME,
+    format_manifest,
+    read_manifest,
+    staging,
+    swap_into_place,
+    verify_neu_folder,
+)
 from .imageset import NEU_CLASSES
 
-#: Bump when the generator changes: cached folders of an older version are rebuilt.
-SYNTHETIC_VERSION = 1
+#: Bump whenever the generator's output changes: cached folders of another version are rebuilt.
+SYNTHETIC_VERSION = 2
 #: Images generated per seeded chunk (a set with n images is a prefix of one with more).
 CHUNK = 20
 #: Groups of look-alike images per class (see :func:`_coils`).
@@ -89,7 +98,7 @@ def _grain(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 def _soft(x: np.ndarray) -> np.ndarray:
     """Logistic squashing, used for soft thresholds (soft edges look like real blotches)."""
-    return 1.0 / (1.0 + np.exp(-x))
+    return 0.5 + 0.5 * np.tanh(0.5 * x)  # the logistic function, without exp overflow
 
 
 def _lerp(style: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -192,7 +201,7 @@ def _coils(seed: int, c: int) -> np.ndarray:
     class look alike; one random support image, though, represents only its own coil. Columns:
     style, level offset, gain, gradient angle, gradient strength, flip x, flip y.
     """
-    rng = np.random.default_rng([int(seed), SYNTHETIC_VERSION, c, 0])
+    rng = np.random.default_rng([int(seed), c, 0])
     k = COILS
     return np.stack(
         [
@@ -240,7 +249,7 @@ def synthetic_images(
     for c, name in enumerate(NEU_CLASSES):
         coils = _coils(seed, c)
         for j, start in enumerate(range(0, n, CHUNK)):
-            rng = np.random.default_rng([int(seed), SYNTHETIC_VERSION, c, 1, j])
+            rng = np.random.default_rng([int(seed), c, 1, j])
             coil = coils[rng.integers(0, COILS, CHUNK)]
             raw = _GENERATORS[name](rng, CHUNK, size, scale, coil[:, :1, None])
             block = _illuminate(rng, raw, coil)
@@ -272,15 +281,17 @@ def make_synthetic(
             "Choose another destination or remove that folder first."
         )
     images, labels = synthetic_images(seed, n_per_class, size)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
-    try:
-        sums = []
+    with staging(dest) as tmp:
+        out = tmp / "synthetic"
+        out.mkdir()
+        sums = {}
         for i, (img, label) in enumerate(zip(images, labels, strict=True)):
             name = f"{NEU_CLASSES[label]}_{i % n_per_class + 1}.bmp"
-            Image.fromarray(img).save(tmp / name, format="BMP")
-            sums.append((name, hashlib.sha256((tmp / name).read_bytes()).hexdigest()))
-        (tmp / "SHA256SUMS").write_text("".join(f"{h}  {nm}\n" for nm, h in sorted(sums)))
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="BMP")
+            (out / name).write_bytes(buf.getvalue())
+            sums[name] = hashlib.sha256(buf.getvalue()).hexdigest()
+        (out / MANIFEST_NAME).write_text(format_manifest(sums), encoding="utf-8")
         info = {
             "seed": int(seed),
             "n_per_class": int(n_per_class),
@@ -288,10 +299,8 @@ def make_synthetic(
             "version": SYNTHETIC_VERSION,
             "note": "SYNTHETIC stand-in, not real steel",
         }
-        (tmp / MARKER).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        swap_into_place(tmp, dest)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (out / MARKER).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        swap_into_place(out, dest)
     return dest
 
 
@@ -304,12 +313,11 @@ def _cached_ok(path: Path, seed: int, n_per_class: int, size: int) -> bool:
     want = {"seed": seed, "n_per_class": n_per_class, "size": size, "version": SYNTHETIC_VERSION}
     if any(info.get(k) != v for k, v in want.items()):
         return False
-    expected = 1078 + size * ((size + 3) // 4 * 4)
-    names = (f"{c}_{i}.bmp" for c in NEU_CLASSES for i in range(1, n_per_class + 1))
-    try:
-        return all((path / nm).stat().st_size == expected for nm in names)
-    except OSError:
+    try:  # every file present and intact (hashed once, then stamped: cheap to repeat)
+        verify_neu_folder(path, read_manifest(path / MANIFEST_NAME))
+    except DataError:
         return False
+    return True
 
 
 def ensure_synthetic(seed: int = 0, n_per_class: int = 300, size: int = 200) -> Path:

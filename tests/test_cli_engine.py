@@ -1,0 +1,170 @@
+"""The engine subcommands: train -> evaluate round trip, reproduce, readable one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oneshot_steel.cli import main
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_neu_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli_train") / "run"
+    status = main(
+        [
+            "train",
+            "--preset",
+            "smoke",
+            "--data",
+            str(tiny_neu_dir),
+            "--out",
+            str(out),
+            "--seed",
+            "0",
+            "--image-size",
+            "32",
+            "--device",
+            "cpu",
+            "--no-progress",
+        ]
+    )
+    assert status == 0
+    return out
+
+
+def test_train_writes_checkpoint_and_history(trained_run: Path) -> None:
+    assert (trained_run / "model.pt").is_file()
+    history = json.loads((trained_run / "history.json").read_text())
+    assert len(history["train_loss"]) == 2  # the smoke preset's epochs
+
+
+def test_evaluate_prints_one_json_object(
+    trained_run: Path, tiny_neu_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    status = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(trained_run / "model.pt"),
+            "--data",
+            str(tiny_neu_dir),
+            "--classes",
+            "Cr,PS,Sc",
+            "--n-way",
+            "3",
+            "--k-shot",
+            "1",
+            "--queries",
+            "5",
+            "--episodes",
+            "200",
+            "--seed",
+            "0",
+            "--json",
+        ]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1
+    result = json.loads(out)
+    assert result["classes"] == ["Cr", "PS", "Sc"] and result["data"]["image_size"] == 32
+    ep = result["episodic"]
+    assert 0.0 <= ep["accuracy"] <= 1.0 and ep["ci95"] > 0
+    assert (ep["n_way"], ep["k_shot"], ep["n_query"], ep["n_episodes"]) == (3, 1, 5, 200)
+    assert ep["chance"] == pytest.approx(1 / 3) and "protocol" in ep
+    pv = result["pair_verification"]
+    assert pv["chance"] == 0.5 and pv["threshold"] == 2.0 and pv["n_pairs"] == 900
+    assert 0.0 <= pv["accuracy"] <= 1.0
+
+
+def test_evaluate_every_class_and_a_generic_folder(
+    trained_run: Path, tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A folder-per-class set with names of your own is read by load_image_folder.
+    for i, src in enumerate(sorted(tiny_neu_dir.glob("*.bmp"))):
+        if src.stem.split("_")[0] in ("Cr", "Sc"):
+            dest = tmp_path / ("dents" if src.stem.startswith("Cr") else "marks") / f"{i}.bmp"
+            dest.parent.mkdir(exist_ok=True)
+            dest.write_bytes(src.read_bytes())
+    capsys.readouterr()
+    status = main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(trained_run),
+            "--data",
+            str(tmp_path),
+            "--n-way",
+            "2",
+            "--queries",
+            "4",
+            "--episodes",
+            "20",
+            "--json",
+        ]
+    )
+    assert status == 0
+    assert json.loads(capsys.readouterr().out)["classes"] == ["dents", "marks"]
+
+
+def test_bad_path_via_the_real_entry_point(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    argv = ["evaluate", "--checkpoint", "/no/such/run/model.pt", "--data", "synthetic"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "oneshot_steel", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "/no/such/run" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["train", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder"),
+        (["evaluate", "--checkpoint", "OUT", "--data", "synthetic"], "No checkpoint"),
+        (["train", "--preset", "huge", "--out", "OUT"], "huge"),
+        (["reproduce", "--seeds", "0,zero", "--out", "OUT"], "0,zero"),
+        (["reproduce", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder"),
+    ],
+)
+def test_bad_input_is_one_line(
+    argv: list[str], fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main(argv) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0]
+
+
+def test_train_rejects_unknown_and_exhaustive_classes(
+    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = [
+        "train",
+        "--preset",
+        "smoke",
+        "--data",
+        str(tiny_neu_dir),
+        "--out",
+        str(tmp_path),
+        "--image-size",
+        "32",
+        "--no-progress",
+    ]
+    assert main([*base, "--train-classes", "RS,Xx"]) != 0
+    assert "Xx" in capsys.readouterr().err
+    assert main([*base, "--train-classes", "Cr,In,Pa,PS,RS,Sc"]) != 0
+    assert "unseen" in capsys.readouterr().err

@@ -1,0 +1,377 @@
+"""Fetching and verifying NEU-CLS, end to end against a real HTTP server on 127.0.0.1.
+
+Nothing on the fetch path is mocked: the server streams real archives built from the synthetic
+stand-in, and the manifest passed to ``fetch_neu`` lists those files' true SHA-256.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import socket
+import stat
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from oneshot_steel._utils import cache_dir
+from oneshot_steel.data.fetch import (
+    MANIFEST_NAME,
+    MIRRORS,
+    Mirror,
+    fetch_neu,
+    read_manifest,
+    verify_neu_folder,
+)
+from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.errors import (
+    ChecksumMismatchError,
+    DataError,
+    DataNotFoundError,
+    FetchError,
+    UnsafeArchiveError,
+)
+
+CLASS_DIRS = {"Cr": "Crazing", "In": "Inclusion", "Pa": "Patches", "PS": "Pitted",
+              "RS": "Rolled", "Sc": "Scratches"}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- helpers
+class Server:
+    """A real HTTP server in a thread: ``routes[path] = (body, mode)``; counts requests."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[str] = []
+        self.half_sent, self.release = threading.Event(), threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.requests.append(self.path)
+                if self.path not in outer.routes:
+                    self.send_error(404)
+                    return
+                body, mode = outer.routes[self.path]
+                self.send_response(200)
+                if mode != "cut-no-length":
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if mode == "ok":
+                    self.wfile.write(body)
+                    return
+                self.wfile.write(body[: len(body) // 2])  # then hang up (or stall)
+                self.wfile.flush()
+                if mode == "stall":
+                    outer.half_sent.set()
+                    outer.release.wait(10)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+    def serve(self, path: str, body: bytes, mode: str = "ok") -> Mirror:
+        self.routes[path] = (body, mode)
+        return Mirror(f"local{path}", self.url(path))
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server()
+    yield srv
+    srv.release.set()
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def sums(tiny_neu_dir: Path) -> dict[str, str]:
+    """The manifest of the tiny synthetic set (72 files): the stand-in for the shipped one."""
+    return read_manifest(tiny_neu_dir / MANIFEST_NAME)
+
+
+def neu_files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.bmp"))}
+
+
+def nested_zip(files: dict[str, bytes], decoys: bool = True) -> bytes:
+    """A zip laid out like the authors' repository: split/class folders plus extra copies."""
+    buf = io.BytesIO()
+    top = "one-shot-steel-surfaces-c10393a"
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(f"{top}/README.md", b"# not data\n")
+        for i, (name, data) in enumerate(files.items()):
+            cls = CLASS_DIRS[name.split("_")[0]]
+            if decoys:  # a damaged extra copy comes first, an intact one last
+                zf.writestr(f"{top}/knn_data/{cls}/{name}", data[:-1] + bytes([data[-1] ^ 1]))
+            split = "training" if i % 3 else "testing"
+            zf.writestr(f"{top}/dataset_all/{split}/{cls}/{name}", data)
+            if decoys:
+                zf.writestr(f"{top}/cnn_data/train/{cls}/{name}", data)
+    return buf.getvalue()
+
+
+def zip_with(entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for info, data in entries:
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def assert_nothing_left(parent: Path, allowed: set[str] = frozenset()) -> None:
+    """No destination and no temporary folder beside it."""
+    assert set(os.listdir(parent)) <= set(allowed), os.listdir(parent)
+
+
+# --------------------------------------------------------------------------- mirrors
+def test_fetch_lays_out_flat_from_nested_archive_with_decoys(server, tiny_neu_dir, sums, tmp_path):
+    files = neu_files(tiny_neu_dir)
+    mirror = server.serve("/repo.zip", nested_zip(files))
+    dest = fetch_neu(tmp_path / "neu-cls", mirrors=[mirror], manifest=sums, progress=False)
+    assert dest == (tmp_path / "neu-cls").resolve()
+    assert sorted(p.name for p in dest.iterdir()) == sorted([*files, MANIFEST_NAME])
+    assert neu_files(dest) == files  # the intact copies won over the damaged decoys
+    assert read_manifest(dest / MANIFEST_NAME) == sums
+    verify_neu_folder(dest, sums)
+    assert_nothing_left(tmp_path, {"neu-cls"})
+    (tmp_path / "plain").mkdir()  # built in a private temp folder, yet as readable as any other
+    assert dest.stat().st_mode == (tmp_path / "plain").stat().st_mode
+    assert server.requests == ["/repo.zip"]
+
+
+def test_second_fetch_makes_no_request_and_a_tampered_copy_is_refetched(
+    server, tiny_neu_dir, sums, tmp_path
+):
+    mirror = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir), decoys=False))
+    dest = fetch_neu(tmp_path / "d", mirrors=[mirror], manifest=sums, progress=False)
+    fetch_neu(dest, mirrors=[mirror], manifest=sums, progress=False)
+    assert len(server.requests) == 1  # verified in place: no download
+    assert len(list((cache_dir() / "verified").glob("*.json"))) >= 1  # the fast path's stamp
+
+    victim = dest / "Pa_3.bmp"
+    original = victim.read_bytes()
+    victim.write_bytes(original[:-1] + b"\x00")  # same size; the stamp must not hide it
+    with pytest.raises(ChecksumMismatchError, match="Pa_3.bmp"):
+        verify_neu_folder(dest, sums)
+    fetch_neu(dest, mirrors=[mirror], manifest=sums, progress=False)
+    assert len(server.requests) == 2
+    assert victim.read_bytes() == original
+
+
+@pytest.mark.parametrize("first", ["404", "refused"])
+def test_falls_back_to_the_next_mirror(first, server, tiny_neu_dir, sums, tmp_path):
+    if first == "404":
+        bad = Mirror("missing", server.url("/gone.zip"))
+    else:
+        with socket.socket() as s:  # a port nobody listens on
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        bad = Mirror("closed", f"http://127.0.0.1:{port}/repo.zip")
+    good = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir), decoys=False))
+    dest = fetch_neu(tmp_path / "d", mirrors=[bad, good], manifest=sums, progress=False)
+    verify_neu_folder(dest, sums)
+    assert server.requests[-1] == "/repo.zip"
+
+
+def test_all_mirrors_failing_lists_each_error_and_the_manual_routes(server, sums, tmp_path):
+    mirrors = [Mirror("first", server.url("/a.zip")), Mirror("second", server.url("/b.zip"))]
+    with pytest.raises(FetchError) as info:
+        fetch_neu(tmp_path / "d", mirrors=mirrors, manifest=sums, progress=False)
+    text = str(info.value)
+    assert "every mirror failed" in text
+    assert text.count("404") == 2 and "/a.zip" in text and "/b.zip" in text
+    assert "faculty.neu.edu.cn/yunhyan/NEU_surface_defect_database.html" in text
+    assert "fantacher/neu-metal-surface-defects-data" in text and "--from PATH" in text
+    assert [m for m, _ in info.value.errors] == mirrors
+    assert_nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["cut", "cut-no-length"])
+def test_a_connection_cut_mid_download_leaves_nothing(mode, server, tiny_neu_dir, sums, tmp_path):
+    mirror = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir)), mode)
+    with pytest.raises(FetchError, match="every mirror failed"):
+        fetch_neu(tmp_path / "d", mirrors=[mirror], manifest=sums, progress=False)
+    assert_nothing_left(tmp_path)
+
+
+def test_ctrl_c_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_path):
+    mirror = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir)), "stall")
+    main_thread = threading.main_thread().ident
+    assert threading.get_ident() == main_thread  # signals are delivered to the main thread
+
+    def interrupt() -> None:
+        if server.half_sent.wait(10):
+            signal.pthread_kill(main_thread, signal.SIGINT)  # a real Ctrl-C mid-download
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        fetch_neu(tmp_path / "d", mirrors=[mirror], manifest=sums, progress=False, timeout=20)
+    assert_nothing_left(tmp_path)
+
+
+def test_a_corrupted_file_is_named_and_nothing_is_installed(server, tiny_neu_dir, sums, tmp_path):
+    files = neu_files(tiny_neu_dir)
+    files["Sc_7.bmp"] = files["Sc_7.bmp"][:-5] + b"XXXXX"
+    archive = tmp_path / "in" / "neu.zip"
+    archive.parent.mkdir()
+    archive.write_bytes(nested_zip(files, decoys=False))
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ChecksumMismatchError, match="Sc_7.bmp"):
+        fetch_neu(tmp_path / "out" / "d", from_path=archive, manifest=sums, progress=False)
+    assert_nothing_left(tmp_path / "out")
+
+    mirror = server.serve("/repo.zip", archive.read_bytes())
+    with pytest.raises(FetchError) as info:
+        fetch_neu(tmp_path / "out" / "d", mirrors=[mirror], manifest=sums, progress=False)
+    assert isinstance(info.value.errors[0][1], ChecksumMismatchError)
+    assert_nothing_left(tmp_path / "out")
+
+
+def _symlink_zip_entry() -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo("repo/Crazing/Cr_1.bmp")
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("repo/../../evil.txt", "'..'"),  # not a NEU name: refused all the same
+        ("/tmp/abs/Cr_1.bmp", "absolute"),
+        (_symlink_zip_entry(), "link"),
+    ],
+    ids=["dotdot", "absolute", "symlink"],
+)
+def test_unsafe_zip_entries_are_refused(entry, reason, server, tiny_neu_dir, sums, tmp_path):
+    good = list(neu_files(tiny_neu_dir).items())
+    archive = zip_with([*good[:3], (entry, b"/etc/passwd"), *good[3:]])
+    name = entry.filename if isinstance(entry, zipfile.ZipInfo) else entry
+    src = tmp_path / "bad.zip"
+    src.write_bytes(archive)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(UnsafeArchiveError, match=reason) as info:
+        fetch_neu(tmp_path / "out" / "d", from_path=src, manifest=sums, progress=False)
+    assert repr(name) in str(info.value)
+    assert_nothing_left(tmp_path / "out")
+    assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/abs/Cr_1.bmp").exists()
+
+    mirror = server.serve("/bad.zip", archive)
+    with pytest.raises(FetchError) as failed:
+        fetch_neu(tmp_path / "out" / "d", mirrors=[mirror], manifest=sums, progress=False)
+    assert isinstance(failed.value.errors[0][1], UnsafeArchiveError)
+    assert_nothing_left(tmp_path / "out")
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE])
+def test_unsafe_tar_members_are_refused(kind, tiny_neu_dir, sums, tmp_path):
+    src = tmp_path / "bad.tar.gz"
+    with tarfile.open(src, "w:gz") as tf:
+        for p in sorted(tiny_neu_dir.glob("*.bmp")):
+            tf.add(p, arcname=f"neu/{p.name}")
+        member = tarfile.TarInfo("neu/extra/Cr_1.bmp")
+        member.type, member.linkname = kind, "/etc/passwd"
+        tf.addfile(member)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(UnsafeArchiveError, match="neu/extra/Cr_1.bmp"):
+        fetch_neu(tmp_path / "out" / "d", from_path=src, manifest=sums, progress=False)
+    assert_nothing_left(tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- --from
+@pytest.mark.parametrize("form", ["folder", "zip", "tar", "tar.gz", "tgz", "tar.bz2", "tar.xz"])
+def test_from_path_accepts_folders_and_archives(form, tiny_neu_dir, sums, tmp_path):
+    nested = tmp_path / "mine" / "NEU Metal Surface Defects Data"
+    for i, p in enumerate(sorted(tiny_neu_dir.glob("*.bmp"))):
+        split = ("train", "valid", "test")[i % 3]
+        target = nested / split / CLASS_DIRS[p.name.split("_")[0]] / p.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(p, target)
+    if form == "folder":
+        src = tmp_path / "mine"
+    elif form == "zip":
+        src = Path(shutil.make_archive(str(tmp_path / "mine"), "zip", tmp_path / "mine"))
+    else:
+        src = tmp_path / f"mine.{form}"
+        mode = {"tar": "w", "tar.gz": "w:gz", "tgz": "w:gz", "tar.bz2": "w:bz2", "tar.xz": "w:xz"}
+        fast = {"tar.bz2": {"compresslevel": 1}, "tar.xz": {"preset": 0}}.get(form, {})
+        with tarfile.open(src, mode[form], **fast) as tf:
+            tf.add(tmp_path / "mine", arcname="mine")
+    dest = fetch_neu(tmp_path / "out", from_path=src, manifest=sums, progress=False)
+    assert neu_files(dest) == neu_files(tiny_neu_dir)
+    assert not [p for p in dest.iterdir() if p.is_dir()]
+
+
+def test_from_path_problems_are_explained(tiny_neu_dir, sums, tmp_path):
+    with pytest.raises(DataNotFoundError, match="no such file"):
+        fetch_neu(tmp_path / "d", from_path=tmp_path / "nope.zip", manifest=sums)
+    rar = tmp_path / "NEU-CLS.rar"
+    rar.write_bytes(b"Rar!\x1a\x07\x00 not really")
+    with pytest.raises(DataError, match="Extract the .rar"):
+        fetch_neu(tmp_path / "d", from_path=rar, manifest=sums)
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_neu_dir, partial)
+    (partial / "RS_5.bmp").unlink()
+    with pytest.raises(DataNotFoundError, match="71 of the 72"):
+        fetch_neu(tmp_path / "d", from_path=partial, manifest=sums)
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_dest_with_other_files_is_left_alone(tiny_neu_dir, sums, tmp_path):
+    dest = tmp_path / "mine"
+    dest.mkdir()
+    (dest / "thesis.tex").write_text("precious")
+    with pytest.raises(DataError, match="thesis.tex"):
+        fetch_neu(dest, from_path=tiny_neu_dir, manifest=sums)
+    assert os.listdir(dest) == ["thesis.tex"]
+
+
+# --------------------------------------------------------------------------- verification
+def test_verify_reports_missing_extra_and_changed_files(tiny_neu_dir, sums, tmp_path):
+    folder = tmp_path / "copy"
+    shutil.copytree(tiny_neu_dir, folder)
+    verify_neu_folder(folder, sums)
+    verify_neu_folder(folder, tiny_neu_dir / MANIFEST_NAME)  # a manifest file works too
+    (folder / "Cr_99.bmp").write_bytes(b"BM")
+    with pytest.raises(DataError, match="Cr_99.bmp"):
+        verify_neu_folder(folder, sums)
+    (folder / "Cr_99.bmp").unlink()
+    (folder / "In_2.bmp").write_bytes((folder / "In_3.bmp").read_bytes())
+    with pytest.raises(ChecksumMismatchError, match="In_2.bmp"):
+        verify_neu_folder(folder, sums)
+    (folder / "In_2.bmp").unlink()
+    with pytest.raises(DataNotFoundError, match="In_2.bmp"):
+        verify_neu_folder(folder, sums)
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        verify_neu_folder(tmp_path / "nowhere", sums)
+
+
+def test_shipped_manifest_covers_all_1800_neu_files():
+    sums = read_manifest()
+    expected = {f"{c}_{i}.bmp" for c in NEU_CLASSES for i in range(1, 301)}
+    assert set(sums) == expected and len(sums) == 1800
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in sums.values())
+    assert len(set(sums.values())) == 1799  # Pa_101 and Pa_105 are byte-identical upstream
+    assert sums["Pa_101.bmp"] == sums["Pa_105.bmp"]
+    assert [m.url.rsplit("/", 1)[-1] for m in MIRRORS] == [
+        "c10393a0f5dba2617f69e9640dc21eca380b4df6.zip",
+        "2a1e01db3b04a6eb9502b73e30fc88a6bb242575.zip",
+    ]
+
+
+@pytest.mark.neu
+def test_the_real_set_matches_the_shipped_manifest(real_neu_dir):
+    verify_neu_folder(real_neu_dir)  # every one of the 1,800 files, hashed or stamped

@@ -1,0 +1,200 @@
+"""Every chapter notebook follows the conventions of SPEC.md, and the checker itself is honest.
+
+The rules live in booktools.notebook_problems: stored without outputs or execution counts,
+one ``parameters`` cell reading ONESHOT_STEEL_MODE and ONESHOT_STEEL_DATA, the canonical setup
+cell right after it, the header (title, Colab badge, learning objectives, prerequisites, times),
+Summary then 3-5 Exercises with solutions, a self-check, no ``.cuda()``, kernel ``python3``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+from booktools import (
+    REPO,
+    model_notebook,
+    notebook_problems,
+    page_source,
+    parameters_problems,
+    toc_entries,
+    toc_notebooks,
+)
+
+from oneshot_steel.notebook import PARAMETERS_CELL, setup_cell
+
+CHAPTERS = toc_notebooks()
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def test_chapter_follows_the_conventions(notebook: Path) -> None:
+    problems = notebook_problems(notebook)
+    assert not problems, f"{notebook.name}:\n- " + "\n- ".join(problems)
+
+
+def test_toc_lists_only_pages_that_exist() -> None:
+    missing = [e for e in toc_entries() if page_source(e) is None]
+    assert not missing, f"_toc.yml lists pages that do not exist: {missing}"
+
+
+def test_every_book_notebook_is_in_the_toc() -> None:
+    on_disk = {
+        p.resolve()
+        for p in (REPO / "book").rglob("*.ipynb")
+        if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    }
+    listed = {p.resolve() for p in CHAPTERS}
+    assert on_disk <= listed, (
+        f"notebooks not listed in _toc.yml (add them, see its header): "
+        f"{sorted(str(p.relative_to(REPO)) for p in on_disk - listed)}"
+    )
+
+
+def test_parameters_constant_is_the_canonical_cell() -> None:
+    assert parameters_problems(PARAMETERS_CELL) == []
+
+
+# --------------------------------------------------------------------- the checker
+REL = "book/ch99_pipeline_check.ipynb"
+
+
+def _write(tmp_path: Path, nb: nbformat.NotebookNode) -> Path:
+    path = tmp_path / REL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "_config.yml").write_text((REPO / "_config.yml").read_text())
+    nbformat.write(nb, path)
+    return path
+
+
+def _cell(nb: nbformat.NotebookNode, needle: str) -> nbformat.NotebookNode:
+    return next(c for c in nb.cells if needle in c.source)
+
+
+def test_model_notebook_passes(tmp_path: Path) -> None:
+    assert notebook_problems(_write(tmp_path, model_notebook(REL)), tmp_path) == []
+
+
+def _with_outputs(nb):
+    _cell(nb, "NBVAL_CHECK_OUTPUT").outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="smoke 0 bool\n")
+    ]
+
+
+def _with_count(nb):
+    _cell(nb, "NBVAL_CHECK_OUTPUT").execution_count = 3
+
+
+def _untag_parameters(nb):
+    _cell(nb, "ONESHOT_STEEL_MODE").metadata["tags"] = []
+
+
+def _two_parameters(nb):
+    _cell(nb, "NBVAL_CHECK_OUTPUT").metadata["tags"] = ["parameters"]
+
+
+def _hard_coded_mode(nb):
+    cell = _cell(nb, "ONESHOT_STEEL_MODE")
+    cell.source = cell.source.replace('os.environ.get("ONESHOT_STEEL_MODE", "")', '"quick"')
+
+
+def _no_data_env(nb):
+    cell = _cell(nb, "ONESHOT_STEEL_DATA")
+    cell.source = cell.source.replace("ONESHOT_STEEL_DATA", "MY_DATA")
+
+
+def _other_repository(nb):
+    cell = _cell(nb, "setup_notebook(")
+    cell.source = setup_cell("https://github.com/someone/else", "main")
+
+
+def _no_setup(nb):
+    nb.cells.remove(_cell(nb, "setup_notebook("))
+
+
+def _setup_later(nb):
+    setup = _cell(nb, "setup_notebook(")
+    nb.cells.remove(setup)
+    nb.cells.insert(nb.cells.index(_cell(nb, "NBVAL_CHECK_OUTPUT")) + 1, setup)
+
+
+def _no_objectives(nb):
+    nb.cells[0].source = nb.cells[0].source.replace("## Learning objectives", "## Goals")
+
+
+def _no_summary(nb):
+    nb.cells.remove(_cell(nb, "## Summary"))
+
+
+def _no_exercises_heading(nb):
+    cell = _cell(nb, "## Exercises")
+    cell.source = cell.source.replace("## Exercises", "## Practice")
+
+
+def _cuda(nb):
+    _cell(nb, "matplotlib").source += "\nx = x.cuda()"
+
+
+def _late_nbval_marker(nb):
+    cell = _cell(nb, "NBVAL_CHECK_OUTPUT")
+    cell.source = "x = 1\n" + cell.source
+
+
+def _wrong_badge(nb):
+    nb.cells[0].source = nb.cells[0].source.replace("ch99_pipeline_check", "ch01_other")
+
+
+def _no_time_to_run(nb):
+    nb.cells[0].source = nb.cells[0].source.replace("Time to run", "Duration")
+
+
+def _two_exercises(nb):
+    nb.cells.remove(_cell(nb, "ex-pipeline-third"))
+
+
+def _unsolved(nb):
+    cell = _cell(nb, "ex-pipeline-third")
+    cell.source = cell.source.split("```{solution}")[0]
+
+
+def _no_self_check(nb):
+    for cell in [c for c in nb.cells if "check_equal" in c.source]:
+        nb.cells.remove(cell)
+
+
+def _other_kernel(nb):
+    nb.metadata["kernelspec"]["name"] = "conda-env-foo"
+
+
+VIOLATIONS: dict[str, tuple[Callable, str]] = {
+    "outputs": (_with_outputs, "stored with outputs"),
+    "execution count": (_with_count, "execution count"),
+    "no parameters tag": (_untag_parameters, "exactly one cell must be tagged 'parameters'"),
+    "two parameters tags": (_two_parameters, "found 2"),
+    "hard-coded MODE": (_hard_coded_mode, 'MODE = os.environ.get("ONESHOT_STEEL_MODE"'),
+    "DATA not from env": (_no_data_env, 'DATA = os.environ.get("ONESHOT_STEEL_DATA"'),
+    "other repository": (_other_repository, "canonical setup cell"),
+    "no setup cell": (_no_setup, "canonical setup cell"),
+    "setup cell later": (_setup_later, "first code cell after the parameters"),
+    "no objectives": (_no_objectives, "Learning objectives"),
+    "no summary": (_no_summary, "## Summary"),
+    "no exercises": (_no_exercises_heading, "## Exercises"),
+    "cuda": (_cuda, ".cuda()"),
+    "NBVAL marker late": (_late_nbval_marker, "must be the first line"),
+    "wrong badge": (_wrong_badge, "Open-in-Colab badge"),
+    "no time to run": (_no_time_to_run, "Time to run"),
+    "two exercises": (_two_exercises, "3 to 5 exercises"),
+    "exercise without solution": (_unsolved, "has no solution"),
+    "no self-check": (_no_self_check, "oneshot_steel.checks"),
+    "other kernel": (_other_kernel, "kernelspec"),
+}
+
+
+@pytest.mark.parametrize("name", list(VIOLATIONS))
+def test_checker_catches(name: str, tmp_path: Path) -> None:
+    mutate, expected = VIOLATIONS[name]
+    nb = model_notebook(REL)
+    mutate(nb)
+    problems = notebook_problems(_write(tmp_path, nb), tmp_path)
+    assert any(expected in p for p in problems), f"{name}: not caught, got {problems}"
