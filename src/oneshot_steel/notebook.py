@@ -21,7 +21,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -325,3 +325,21 @@ def load_data(ctx: NotebookContext, size: int = 100):
             "re-run the setup cell."
         )
     return data
+
+
+def glue(name: str, value: Any, display: bool = False) -> Any:
+    """Put a value computed by the run into the book's prose (myst-nb ``{glue}``).
+
+    The built book has myst-nb; Colab and plain Jupyter do not, so there the value is printed
+    instead. NumPy and torch scalars become Python numbers first, so ``{glue:text}`` formats
+    such as ``:.1f`` work. Returns the value for chaining.
+    """
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
+    try:
+        from myst_nb import glue as _myst_glue
+    except ImportError:
+        print(f"{name} = {value}")
+        return value
+    _myst_glue(name, value, display=display)
+    return value
