@@ -80,6 +80,17 @@ browser-deps:
 	  npm install --prefix _build/mathjax --no-audit --no-fund mathjax@3; \
 	fi
 
+# Assignment variants (src/oneshot_steel/variants.py; see book/instructors.md): every variant of
+# the course's catalogue, run in $(MODE) mode into _build/variants/ (one notebook each, plus
+# variants.json). VARIANTS="name ..." runs only those; VARIANTS_FLAGS=--prepare-only writes the
+# parameterised notebooks without running them (the hand-out for students).
+VARIANTS ?=
+VARIANTS_FLAGS ?=
+.PHONY: variants
+variants: install
+	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(MODE)}" --out _build/variants \
+	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
+
 test: install browser-deps
 	$(VENV)/bin/ruff check src tests data_scripts benchmarks
 	$(PY) -m pytest

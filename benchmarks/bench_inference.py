@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -75,10 +76,14 @@ def query_latency(
 
 
 def run(
-    device: torch.device, quick: bool, data: str | None = None, checkpoint: Path | None = None
+    device: torch.device,
+    quick: bool,
+    data: str | None = None,
+    checkpoint: Path | None = None,
+    threads: int = 2,
 ) -> dict:
     if device.type == "cpu":
-        torch.set_num_threads(2)
+        torch.set_num_threads(threads)
     root = data or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
     split = one_shot_split(load_neu(root, size=100), seed=0)
     test = split.test
@@ -100,6 +105,7 @@ def run(
         "data": {"source": test.source, "synthetic": test.synthetic, "classes": list(test.classes)},
         "n_way": N_WAY,
         "repeats": repeats,
+        "threads": torch.get_num_threads(),
     }
     variants = {"fp32": net.to(device)}
     if device.type == "cpu":  # dynamic int8 kernels exist for the CPU only
@@ -153,6 +159,7 @@ def run(
     results["paper_style_pair"] = {**pair, "median_ms": 1000 * pair["median_s"]}
     results["paper_style_query"] = {**per_query, "median_ms": 1000 * per_query["median_s"]}
     results["speedup_per_query_fp32"] = per_query["median_s"] / results["query_fp32"]["median_s"]
+    results["load_average_at_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     if "query_int8_dynamic" in results:
         results["speedup_per_query_int8"] = (
             per_query["median_s"] / results["query_int8_dynamic"]["median_s"]
@@ -189,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
         "--data", default=None, help="data folder (default: real NEU-CLS if present)"
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained model.pt")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
-    result = run(resolve_device(args.device), args.quick, args.data, args.checkpoint)
+    result = run(resolve_device(args.device), args.quick, args.data, args.checkpoint, args.threads)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

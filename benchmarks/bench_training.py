@@ -6,9 +6,11 @@ Measures, for the paper's model (Fig. 1), batch 32 and 900 pairs per epoch:
    (target < 5 %), from an instrumented loop built from the package's own pieces
    (``PairSampler``, ``augment_batch``, the model, ``contrastive_loss``), synchronising the
    device between the data part and the compute part;
-2. seconds per epoch of the real ``train_siamese`` (its per-epoch ``history["seconds"]``,
-   which excludes checkpoint writing), and of the paper-style pipeline in
-   :mod:`paper_style`; and their ratio.
+2. seconds per epoch of that loop and of the paper-style pipeline (:mod:`paper_style`),
+   run alternately step by step so that a change in machine load hits both alike, and their
+   ratio;
+3. for reference, seconds per epoch of the real ``train_siamese`` (its per-epoch
+   ``history["seconds"]``, which excludes checkpoint writing): it should match item 2.
 
 Run: ``python benchmarks/bench_training.py [--device cpu|cuda] [--quick] [--out FILE]``.
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +44,9 @@ from oneshot_steel.sampling import PairSampler  # noqa: E402
 from oneshot_steel.train import TrainConfig, autocast_settings, train_siamese  # noqa: E402
 
 REAL_DATA = Path("/work/shared/data/neu-cls")
+AMP_NOTE = (
+    "ours: bf16/fp16 autocast on CUDA, fp32 on CPU (train.autocast_settings); paper-style: fp32"
+)
 
 
 def load_data(data: str | None):
@@ -48,53 +55,112 @@ def load_data(data: str | None):
     return one_shot_split(load_neu(root, size=100), seed=0).train
 
 
-def instrumented_epochs(
-    train_set, config: TrainConfig, device: torch.device, epochs: int
-) -> dict[str, float]:
-    """Our step, split into data (pairs + gather + augmentation) and compute, synced."""
-    net = build_model("paper", image_size=train_set.image_size, embedding_dim=config.embedding_dim)
-    net.to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
-    amp = autocast_settings(device, config.amp)
-    scaler = torch.amp.GradScaler(device.type, enabled=amp.use_grad_scaler)
-    images, labels = train_set.images.to(device), train_set.labels.to(device)
-    sampler = PairSampler(labels, config.pairs_per_epoch, config.p_same, config.seed)
-    data_s, total_s, epoch_s = 0.0, 0.0, []
-    for epoch in range(epochs + 1):  # epoch 0 is the warm-up, not counted
-        gen = torch.Generator(device=device).manual_seed(epoch)
-        sync(device)
-        t_epoch = time.perf_counter()
+class Ours:
+    """Our training step, built from the package's pieces.
+
+    Each step is timed in two parts, with a device sync between them: data (the epoch's pairs,
+    the uint8 gather and the batched augmentation) and compute (forward, loss, backward, Adam).
+    """
+
+    def __init__(self, train_set, config: TrainConfig, device: torch.device):
+        self.config, self.device = config, device
+        self.net = build_model(
+            "paper", image_size=train_set.image_size, embedding_dim=config.embedding_dim
+        ).to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr, betas=config.betas)
+        self.amp = autocast_settings(device, config.amp)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp.use_grad_scaler)
+        self.images, labels = train_set.images.to(device), train_set.labels.to(device)
+        self.sampler = PairSampler(labels, config.pairs_per_epoch, config.p_same, config.seed)
+
+    def steps(self, epoch: int) -> Iterator[tuple[float, float]]:
+        """One epoch; yields ``(step seconds, data seconds)`` after every step."""
+        c, dev, amp = self.config, self.device, self.amp
+        self.net.train()
+        gen = torch.Generator(device=dev).manual_seed(epoch)
+        sync(dev)
         t0 = time.perf_counter()
-        i1, i2, same = sampler.sample_epoch(epoch)
-        sync(device)
-        d = time.perf_counter() - t0
-        for s in range(0, len(same), config.batch_size):
-            t0 = time.perf_counter()
-            b1, b2 = i1[s : s + config.batch_size], i2[s : s + config.batch_size]
-            x = augment_batch(torch.cat([images[b1], images[b2]]), gen)
-            sync(device)
+        i1, i2, same = self.sampler.sample_epoch(epoch)  # counted in the first step
+        for s in range(0, len(same), c.batch_size):
+            b1, b2 = i1[s : s + c.batch_size], i2[s : s + c.batch_size]
+            x = augment_batch(torch.cat([self.images[b1], self.images[b2]]), gen)
+            sync(dev)
             t1 = time.perf_counter()
-            with torch.autocast(device.type, dtype=amp.dtype, enabled=amp.enabled):
-                e1, e2 = net(x).float().chunk(2)
+            with torch.autocast(dev.type, dtype=amp.dtype, enabled=amp.enabled):
+                e1, e2 = self.net(x).float().chunk(2)
             loss = contrastive_loss(
-                euclidean_distance(e1, e2), same[s : s + config.batch_size], config.margin
+                euclidean_distance(e1, e2), same[s : s + c.batch_size], c.margin
             )
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            sync(device)
-            d += t1 - t0
-        if epoch > 0:
-            elapsed = time.perf_counter() - t_epoch
-            data_s, total_s = data_s + d, total_s + elapsed
-            epoch_s.append(elapsed)
+            self.opt.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
+            sync(dev)
+            t2 = time.perf_counter()
+            yield t2 - t0, t1 - t0
+            sync(dev)
+            t0 = time.perf_counter()
+
+
+class PaperStyle:
+    """The paper-style pipeline (:mod:`paper_style`), timed the same way."""
+
+    def __init__(self, train_set, config: TrainConfig, device: torch.device):
+        self.train_set, self.config, self.device = train_set, config, device
+        self.net = build_model(
+            "paper", image_size=train_set.image_size, embedding_dim=config.embedding_dim
+        ).to(device)
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr, betas=config.betas)
+
+    def steps(self, epoch: int) -> Iterator[tuple[float, float]]:
+        """One epoch; yields ``(step seconds, data seconds)`` after every step."""
+        t, c, dev = self.train_set, self.config, self.device
+        self.net.train()
+        ds = PaperStylePairs(t.paths, t.labels.tolist(), c.pairs_per_epoch, t.image_size, epoch)
+        loader = paper_style_loader(ds, c.batch_size)
+        sync(dev)
+        t0 = time.perf_counter()
+        for x1, x2, same in loader:  # the loader builds the batch before the loop body runs
+            x1, x2, same = x1.to(dev), x2.to(dev), same.to(dev)
+            sync(dev)
+            t1 = time.perf_counter()
+            paper_style_step(self.net, self.opt, x1, x2, same, c.margin)
+            sync(dev)
+            yield time.perf_counter() - t0, t1 - t0
+            sync(dev)
+            t0 = time.perf_counter()
+
+
+def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: int) -> dict:
+    """Alternate single steps of the two pipelines, so load changes hit both alike.
+
+    Round 0 (one epoch of each) is a warm-up and is not counted. Seconds per epoch are the
+    sums of the step times of each counted epoch; the ratio is also given as the median of
+    per-step ratios, which pairs each of our steps with the paper-style step next to it.
+    """
+    ours, paper = Ours(train_set, config, device), PaperStyle(train_set, config, device)
+    epoch_o, epoch_p, data_o, data_p, ratios = [], [], 0.0, 0.0, []
+    for epoch in range(epochs + 1):
+        so, sp = [], []
+        for o, p in zip(ours.steps(epoch), paper.steps(epoch), strict=True):
+            so.append(o)
+            sp.append(p)
+        tot_o, tot_p = sum(x for x, _ in so), sum(x for x, _ in sp)
+        print(f"  round {epoch}: ours {tot_o:.2f} s, paper-style {tot_p:.2f} s", file=sys.stderr)
+        if epoch == 0:
+            continue
+        epoch_o.append(tot_o)
+        epoch_p.append(tot_p)
+        data_o += sum(d for _, d in so)
+        data_p += sum(d for _, d in sp)
+        ratios += [p[0] / o[0] for o, p in zip(so, sp, strict=True)]
     return {
-        "data_fraction": data_s / total_s,
-        "epoch_s_median": statistics.median(epoch_s),
-        "epochs_timed": epochs,
-        "precision": amp.precision,
-    }
+        "ours": {"epoch_s_median": statistics.median(epoch_o), "epoch_s": epoch_o,
+                 "data_fraction": data_o / sum(epoch_o)},
+        "paper_style": {"epoch_s_median": statistics.median(epoch_p), "epoch_s": epoch_p,
+                        "data_fraction": data_p / sum(epoch_p)},
+        "step_ratio_median": statistics.median(ratios),
+    }  # fmt: skip
 
 
 def package_epochs(train_set, config: TrainConfig, device: torch.device, epochs: int) -> dict:
@@ -110,50 +176,11 @@ def package_epochs(train_set, config: TrainConfig, device: torch.device, epochs:
     }
 
 
-def paper_style_epochs(train_set, config: TrainConfig, device: torch.device, epochs: int) -> dict:
-    """Seconds per epoch of the paper-style DataLoader pipeline, and its data fraction."""
-    net = build_model("paper", image_size=train_set.image_size, embedding_dim=config.embedding_dim)
-    net.to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
-    epoch_s, data_s, total_s = [], 0.0, 0.0
-    for epoch in range(epochs + 1):
-        ds = PaperStylePairs(
-            train_set.paths,
-            train_set.labels.tolist(),
-            config.pairs_per_epoch,
-            train_set.image_size,
-            seed=epoch,
-        )
-        it = iter(paper_style_loader(ds, config.batch_size))
-        sync(device)
-        t_epoch, d = time.perf_counter(), 0.0
-        while True:
-            t0 = time.perf_counter()
-            try:
-                x1, x2, same = next(it)
-            except StopIteration:
-                break
-            x1, x2, same = x1.to(device), x2.to(device), same.to(device)
-            sync(device)
-            d += time.perf_counter() - t0
-            paper_style_step(net, opt, x1, x2, same, config.margin)
-            sync(device)
-        if epoch > 0:
-            elapsed = time.perf_counter() - t_epoch
-            epoch_s.append(elapsed)
-            data_s, total_s = data_s + d, total_s + elapsed
-    return {
-        "epoch_s_median": statistics.median(epoch_s),
-        "data_fraction": data_s / total_s,
-        "epochs_timed": epochs,
-        "precision": "fp32",
-    }
-
-
 def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
     """All three measurements; ``quick`` shortens epochs (fewer pairs) and repeats."""
     if device.type == "cpu":
         torch.set_num_threads(min(2, torch.get_num_threads()))
+    machine = hardware(device)  # load average at the start
     train_set = load_data(data)
     config = TrainConfig.preset("paper")
     if quick:
@@ -164,18 +191,16 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
         f"{config.pairs_per_epoch} pairs/epoch, {epochs} timed epochs)",
         file=sys.stderr,
     )
-    ours = instrumented_epochs(train_set, config, device, epochs)
-    print(
-        f"  ours (instrumented): data fraction {100 * ours['data_fraction']:.2f} %", file=sys.stderr
-    )
-    package = package_epochs(train_set, config, device, epochs)
-    print(f"  ours (train_siamese): {package['epoch_s_median']:.2f} s/epoch", file=sys.stderr)
-    paper = paper_style_epochs(train_set, config, device, epochs)
-    print(f"  paper-style: {paper['epoch_s_median']:.2f} s/epoch", file=sys.stderr)
+    pair = interleaved(train_set, config, device, epochs)
+    ours, paper = pair["ours"], pair["paper_style"]
+    print(f"  ours: data fraction {100 * ours['data_fraction']:.2f} %", file=sys.stderr)
+    package = package_epochs(train_set, config, device, 1 if quick else 2)
+    print(f"  train_siamese itself: {package['epoch_s_median']:.2f} s/epoch", file=sys.stderr)
     return {
         "benchmark": "training",
         "quick": quick,
-        "hardware": hardware(device),
+        "hardware": machine,
+        "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "data": {
             "source": train_set.source,
             "synthetic": train_set.synthetic,
@@ -187,10 +212,12 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
             "batch_size": config.batch_size,
             "pairs_per_epoch": config.pairs_per_epoch,
         },
-        "ours_instrumented": ours,
-        "ours_train_siamese": package,
+        "precision": AMP_NOTE,
+        "ours": ours,
         "paper_style": paper,
-        "epoch_speedup": paper["epoch_s_median"] / package["epoch_s_median"],
+        "ours_train_siamese": package,
+        "epoch_speedup": paper["epoch_s_median"] / ours["epoch_s_median"],
+        "step_speedup_median": pair["step_ratio_median"],
         "targets": {"data_fraction_lt": 0.05},
     }
 

@@ -4,8 +4,11 @@ Per image: a rotation by a random multiple of 90 degrees, a horizontal and a ver
 each with probability 0.5, and a brightness offset ``beta ~ U(-10, 10)`` added to the 0..255
 pixels and clipped (eqs. 3-4); then scaling to [-1, 1]. Rotations and flips of a square
 image form the dihedral group of 8 elements, and this recipe picks each element with
-probability 1/8 (h-flip followed by v-flip equals a 180-degree turn). Defects on rolled steel
-have no preferred orientation, so all 8 views show a plausible defect of the same class.
+probability 1/8 (h-flip followed by v-flip equals a 180-degree turn). The paper assumes the
+defect class does not depend on orientation. That holds for the label but not for the image
+statistics: on NEU-CLS, inclusions and crazing run mostly vertically and rolled-in scale mostly
+horizontally (chapter 2 measures it), so the rotated views are plausible defects of the same
+class, but not ones the camera would typically produce.
 
 Implementation: every geometric transform is a permutation of the S*S pixel positions. We
 compute the 16 (rotation, h-flip, v-flip) permutations once, by applying the ordinary

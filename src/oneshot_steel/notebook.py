@@ -159,9 +159,10 @@ def resolve_mode(mode: str, device: torch.device) -> tuple[str, str]:
 
 
 def _bf16(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return bool(torch.cuda.is_bf16_supported())
-    return False  # CPU and MPS: bfloat16 brings no speed-up worth its precision loss here
+    """Native bf16, decided exactly as training decides it (a T4 only emulates bf16)."""
+    from .train import autocast_settings  # late import: keeps `import notebook` light
+
+    return autocast_settings(device).dtype == torch.bfloat16
 
 
 def _device_line(device: torch.device, bf16: bool) -> str:

@@ -1,0 +1,386 @@
+"""Putting a trained embedding network on an inspection line: operating point, int8, export, timing.
+
+- :func:`rejection_curve` and :func:`cheapest_threshold`: the false-accept / false-reject
+  trade-off of "accept a part iff its nearest enrolled class is within ``t``" (the rule of
+  :class:`~oneshot_steel.evaluate.OneShotClassifier`), at every threshold at once.
+- :func:`quantize_dynamic_int8`: int8 weights for every ``nn.Linear`` (PyTorch dynamic
+  quantization), and :func:`model_size_bytes` to see what it saves.
+- :func:`time_inference`: batch latency and throughput, repeated, with device synchronisation.
+- :func:`export_torchscript` and :func:`export_onnx` (with :class:`OnnxEmbeddingNet` to run
+  the ONNX file behind the ``nn.Module`` interface, so :func:`~oneshot_steel.evaluate.embed`,
+  episodes and the classifier work on an exported model unchanged).
+
+Evaluation itself (embedding, episodes, thresholds by accuracy) stays in
+:mod:`oneshot_steel.evaluate`; nothing here re-implements it.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import inspect
+import io
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._utils import atomic_write
+from .errors import OneShotSteelError
+
+__all__ = [
+    "OnnxEmbeddingNet",
+    "RejectionCurve",
+    "Timing",
+    "cheapest_threshold",
+    "export_onnx",
+    "export_torchscript",
+    "load_torchscript",
+    "model_size_bytes",
+    "onnx_available",
+    "quantize_dynamic_int8",
+    "rejection_curve",
+    "time_inference",
+]
+
+
+# ----------------------------------------------------------------------------- operating point
+def _distances(d: torch.Tensor | np.ndarray | list[float], name: str) -> torch.Tensor:
+    t = torch.as_tensor(d, dtype=torch.float64).detach().cpu().flatten()
+    if t.numel() == 0:
+        raise ValueError(f"{name} is empty: give at least one distance of a known/unknown part")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} holds NaN or infinite distances; check the embeddings")
+    return t
+
+
+def _candidate_thresholds(d_known: torch.Tensor, d_unknown: torch.Tensor) -> torch.Tensor:
+    """Every threshold that can change a decision: midway between neighbouring distinct
+    distances, plus one below all (accept nothing) and one above all (accept everything)."""
+    d = torch.unique(torch.cat([d_known, d_unknown]))  # sorted
+    return torch.cat([d[:1] - 1.0, (d[:-1] + d[1:]) / 2, d[-1:] + 1.0])
+
+
+@dataclass
+class RejectionCurve:
+    """False-accept and false-reject rates of "accept iff distance <= t" for each threshold t."""
+
+    thresholds: torch.Tensor  #: [T] float64, increasing
+    false_accept: torch.Tensor  #: [T] share of unknown parts accepted (given a known label)
+    false_reject: torch.Tensor  #: [T] share of known parts rejected (sent to a person)
+    n_known: int
+    n_unknown: int
+
+
+def rejection_curve(
+    d_known: torch.Tensor | np.ndarray | list[float],
+    d_unknown: torch.Tensor | np.ndarray | list[float],
+    thresholds: torch.Tensor | np.ndarray | list[float] | None = None,
+) -> RejectionCurve:
+    """The trade-off of a rejection threshold, as OneShotClassifier applies it (reject iff d > t).
+
+    ``d_known``: distance of each part of an ENROLLED class to its nearest enrolled class;
+    ``d_unknown``: the same for parts of classes that were never enrolled. ``thresholds``
+    default to every threshold at which a decision changes. Two sorted arrays and a binary
+    search give all rates at once, whatever the number of thresholds.
+    """
+    known, unknown = _distances(d_known, "d_known"), _distances(d_unknown, "d_unknown")
+    if thresholds is None:
+        t = _candidate_thresholds(known, unknown)
+    else:
+        t = torch.sort(torch.as_tensor(thresholds, dtype=torch.float64).flatten()).values
+    accepted_known = torch.searchsorted(torch.sort(known).values, t, right=True)  # d <= t
+    accepted_unknown = torch.searchsorted(torch.sort(unknown).values, t, right=True)
+    return RejectionCurve(
+        thresholds=t,
+        false_accept=accepted_unknown.double() / unknown.numel(),
+        false_reject=1.0 - accepted_known.double() / known.numel(),
+        n_known=known.numel(),
+        n_unknown=unknown.numel(),
+    )
+
+
+def cheapest_threshold(
+    d_known: torch.Tensor | np.ndarray | list[float],
+    d_unknown: torch.Tensor | np.ndarray | list[float],
+    cost_false_accept: float = 1.0,
+    cost_false_reject: float = 1.0,
+) -> tuple[float, float]:
+    """``(threshold, total cost)`` minimising ``cost_false_accept * (unknown parts accepted) +
+    cost_false_reject * (known parts rejected)`` over every threshold; ties keep the smallest.
+
+    With equal costs this maximises the share of right accept/reject decisions, the rule of
+    :meth:`OneShotClassifier.choose_rejection_threshold`. On a line, a false accept (an unknown
+    defect shipped under a known label) usually costs far more than a false reject (a part a
+    person looks at), and the costs move the threshold accordingly.
+    """
+    if cost_false_accept < 0 or cost_false_reject < 0:
+        raise ValueError(
+            f"costs must be >= 0; got cost_false_accept={cost_false_accept}, "
+            f"cost_false_reject={cost_false_reject}"
+        )
+    curve = rejection_curve(d_known, d_unknown)
+    cost = (
+        cost_false_accept * curve.false_accept * curve.n_unknown
+        + cost_false_reject * curve.false_reject * curve.n_known
+    )
+    i = int(torch.argmin(cost))  # first minimum: the smallest threshold among equals
+    return float(curve.thresholds[i]), float(cost[i])
+
+
+# ----------------------------------------------------------------------------- int8 and size
+@contextmanager
+def _quiet_deprecations() -> Iterator[None]:
+    """Silence torch's notices that eager int8 quantization and TorchScript are moving on
+    (to torchao and torch.export). Both still work in every torch this package supports; the
+    book says so once in words instead of a warning per call. Other warnings still show."""
+    with warnings.catch_warnings():
+        for pattern in (
+            r".*torch\.ao\.quantization.*deprecated",
+            r".*quantized tensor creation functions.*deprecated",
+            r".*torch\.jit.*deprecated",
+        ):
+            warnings.filterwarnings("ignore", message=pattern)
+        yield
+
+
+def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
+    """A CPU copy of ``model`` whose ``nn.Linear`` layers store int8 weights (dynamic quantization).
+
+    Each weight matrix is stored as int8 with one float scale; at run time every batch of
+    activations is quantized on the fly and the product runs in int8. Convolutions and
+    everything else stay float32. The kernels exist for CPUs only (x86 fbgemm/onednn, ARM
+    qnnpack), so the copy lives on the CPU; ``model`` itself is not changed.
+    """
+    try:
+        from torch.ao.quantization import quantize_dynamic
+    except ImportError as err:  # pragma: no cover - present in every torch this package supports
+        raise OneShotSteelError(
+            "This torch has no torch.ao.quantization.quantize_dynamic; install the `torchao` "
+            "package and use torchao.quantization.quantize_ with Int8DynamicActivationInt8Weight."
+        ) from err
+    cpu_copy = copy.deepcopy(model).to("cpu").eval()
+    with _quiet_deprecations():
+        return quantize_dynamic(cpu_copy, {nn.Linear}, dtype=torch.qint8)
+
+
+def model_size_bytes(model: nn.Module) -> int:
+    """Bytes of ``model``'s serialised ``state_dict``: what a checkpoint costs on disk, int8
+    packed weights included (``parameters()`` does not see those)."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes
+
+
+# ----------------------------------------------------------------------------- timing
+def _synchronize(device: torch.device) -> None:
+    """Wait for the device: GPU calls return before the work is done."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of repeated forward passes of one batch size on one device."""
+
+    seconds: np.ndarray = field(repr=False)  #: one entry per repeat, each a whole batch
+    batch_size: int
+    device: str
+
+    @property
+    def ms_per_image(self) -> float:
+        """Median milliseconds per image (batch time / batch size)."""
+        return 1e3 * float(np.median(self.seconds)) / self.batch_size
+
+    @property
+    def images_per_second(self) -> float:
+        """Median throughput."""
+        return self.batch_size / float(np.median(self.seconds))
+
+    def ms_per_image_quartiles(self) -> tuple[float, float]:
+        """25th and 75th percentile of the milliseconds per image (error bars)."""
+        q = 1e3 * np.quantile(self.seconds, [0.25, 0.75]) / self.batch_size
+        return float(q[0]), float(q[1])
+
+    def images_per_second_quartiles(self) -> tuple[float, float]:
+        """25th and 75th percentile of the throughput (a slow repeat is a low throughput)."""
+        q = self.batch_size / np.quantile(self.seconds, [0.75, 0.25])
+        return float(q[0]), float(q[1])
+
+
+def time_inference(
+    model: nn.Module,
+    batch_size: int = 1,
+    image_size: int = 100,
+    device: torch.device | str = "cpu",
+    repeats: int = 20,
+    warmup: int = 3,
+    seed: int = 0,
+) -> Timing:
+    """Time ``repeats`` forward passes of a random ``[batch_size, 1, S, S]`` batch on ``device``.
+
+    The model runs in eval mode under ``torch.inference_mode``; ``warmup`` untimed passes
+    first (memory allocation, kernel selection), and a device synchronisation closes every
+    timed pass, so a GPU's asynchronous launch is not mistaken for its speed. The model is
+    moved to ``device`` (pass a copy to keep the original where it is).
+    """
+    if batch_size < 1 or repeats < 1 or warmup < 0:
+        raise ValueError(
+            f"need batch_size >= 1, repeats >= 1, warmup >= 0; got {batch_size}, {repeats}, "
+            f"{warmup}"
+        )
+    device = torch.device(device)
+    model = model.to(device)
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(batch_size, 1, image_size, image_size, generator=g) * 2 - 1).to(device)
+    seconds = np.empty(repeats)
+    try:
+        with torch.inference_mode():
+            for _ in range(warmup):
+                model(x)
+            _synchronize(device)
+            for i in range(repeats):
+                start = time.perf_counter()
+                model(x)
+                _synchronize(device)
+                seconds[i] = time.perf_counter() - start
+    finally:
+        model.train(was_training)
+    return Timing(seconds=seconds, batch_size=batch_size, device=str(device))
+
+
+# ----------------------------------------------------------------------------- export
+def _example(example: torch.Tensor | None, image_size: int) -> torch.Tensor:
+    if example is None:
+        example = torch.zeros(2, 1, image_size, image_size)
+    return example.detach().to("cpu", torch.float32)
+
+
+def export_torchscript(
+    model: nn.Module,
+    path: str | Path,
+    example: torch.Tensor | None = None,
+    image_size: int = 100,
+) -> Path:
+    """Trace ``model`` on the CPU and save it as TorchScript: a file that
+    ``torch.jit.load`` (Python) or libtorch (C++) runs without this package's classes.
+
+    Tracing records the operations run on ``example`` (default: two blank images of
+    ``image_size``). The models' input check is plain Python and is recorded as a constant,
+    which is why tracing warns about it; it only ever raises, so the recorded graph computes
+    the same embeddings for any batch size (and, for the compact net, any image size).
+    The file is written atomically.
+    """
+    net = copy.deepcopy(model).to("cpu").eval()
+    x = _example(example, image_size)
+    with _quiet_deprecations(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        with torch.no_grad():
+            traced = torch.jit.trace(net, x)
+        return atomic_write(Path(path), lambda tmp: torch.jit.save(traced, str(tmp)))
+
+
+def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
+    """A saved TorchScript model, on the CPU, in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise OneShotSteelError(f"No TorchScript file at {str(path)!r}; export one first.")
+    with _quiet_deprecations():
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def onnx_available() -> bool:
+    """True when the ``onnx`` package is installed (needed to export; not a dependency)."""
+    return importlib.util.find_spec("onnx") is not None
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    example: torch.Tensor | None = None,
+    image_size: int = 100,
+    opset: int = 17,
+) -> Path:
+    """Export ``model`` to ONNX with a free batch dimension (input ``images``, output
+    ``embeddings``), check the file with ``onnx.checker`` and write it atomically.
+
+    Uses the TorchScript-based exporter where this torch has it (fast, needs only ``onnx``);
+    newer torch versions without it use the ``torch.export``-based one (needs ``onnxscript``).
+    """
+    if not onnx_available():
+        raise OneShotSteelError(
+            "Exporting to ONNX needs the `onnx` package (and `onnxruntime` to run the file): "
+            "pip install onnx onnxruntime"
+        )
+    import onnx
+
+    net = copy.deepcopy(model).to("cpu").eval()
+    x = _example(example, image_size)
+    kwargs: dict = {
+        "input_names": ["images"],
+        "output_names": ["embeddings"],
+        "dynamic_axes": {"images": {0: "batch"}, "embeddings": {0: "batch"}},
+        "opset_version": opset,
+    }
+    if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+        kwargs["dynamo"] = False
+
+    def write(tmp: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            torch.onnx.export(net, (x,), str(tmp), **kwargs)
+        onnx.checker.check_model(str(tmp))
+
+    return atomic_write(Path(path), write)
+
+
+class OnnxEmbeddingNet(nn.Module):
+    """An ONNX embedding net behind the ``nn.Module`` interface (CPU, no trainable weights).
+
+    ``embed``, ``episodic_accuracy`` and ``OneShotClassifier`` take it like any model, so the
+    exported file is evaluated with exactly the code that evaluated the original. Runs on
+    ``onnxruntime`` when installed, else on ``onnx``'s reference evaluator (slow: checks only).
+    """
+
+    def __init__(self, path: str | Path):
+        super().__init__()
+        self.path = str(path)
+        if not Path(self.path).is_file():
+            raise OneShotSteelError(f"No ONNX file at {self.path!r}; export one first.")
+        if importlib.util.find_spec("onnxruntime") is not None:
+            import onnxruntime
+
+            self._session = onnxruntime.InferenceSession(
+                self.path, providers=["CPUExecutionProvider"]
+            )
+            self._input = self._session.get_inputs()[0].name
+            self.runtime = "onnxruntime"
+        elif onnx_available():
+            from onnx.reference import ReferenceEvaluator
+
+            self._session = ReferenceEvaluator(self.path)
+            self._input = self._session.input_names[0]
+            self.runtime = "onnx reference evaluator"
+        else:
+            raise OneShotSteelError(
+                "Running an ONNX file needs `onnxruntime` (or at least `onnx`): "
+                "pip install onnxruntime"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, 1, S, S]`` float in [-1, 1] -> ``[B, D]`` float32, on ``x``'s device."""
+        feed = {self._input: x.detach().to("cpu", torch.float32).numpy()}
+        out = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
+        return torch.from_numpy(out).to(x.device)

@@ -1,0 +1,224 @@
+"""Deployment helpers: the rejection trade-off, int8 weights, timing, TorchScript and ONNX export."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import oneshot_steel.deploy as deploy
+from oneshot_steel.deploy import (
+    OnnxEmbeddingNet,
+    cheapest_threshold,
+    export_onnx,
+    export_torchscript,
+    load_torchscript,
+    model_size_bytes,
+    quantize_dynamic_int8,
+    rejection_curve,
+    time_inference,
+)
+from oneshot_steel.errors import OneShotSteelError
+from oneshot_steel.evaluate import OneShotClassifier, best_threshold, embed
+from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet
+
+
+def _distances(seed: int = 0, n_known: int = 80, n_unknown: int = 40):
+    g = torch.Generator().manual_seed(seed)
+    known = (1.0 + 0.4 * torch.randn(n_known, generator=g)).abs()
+    unknown = (1.7 + 0.5 * torch.randn(n_unknown, generator=g)).abs()
+    return known, unknown
+
+
+def _brute_force(known: torch.Tensor, unknown: torch.Tensor, t: float) -> tuple[int, int]:
+    """(false accepts, false rejects) at threshold t, one part at a time."""
+    fa = sum(1 for d in unknown.tolist() if d <= t)
+    fr = sum(1 for d in known.tolist() if d > t)
+    return fa, fr
+
+
+@pytest.fixture(scope="module")
+def compact() -> nn.Module:
+    torch.manual_seed(0)
+    return CompactEmbeddingNet(embedding_dim=8, width=4).eval()
+
+
+@pytest.fixture(scope="module")
+def images() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.randint(0, 256, (12, 1, 40, 40), generator=g, dtype=torch.uint8)
+
+
+# ----------------------------------------------------------------------------- operating point
+def test_rejection_curve_counts_every_threshold_like_a_loop() -> None:
+    known, unknown = _distances()
+    curve = rejection_curve(known, unknown)
+    assert curve.n_known == 80 and curve.n_unknown == 40
+    assert len(curve.thresholds) == len(torch.unique(torch.cat([known, unknown]))) + 1
+    rows = zip(curve.thresholds.tolist(), curve.false_accept, curve.false_reject, strict=True)
+    for t, far, frr in rows:
+        fa, fr = _brute_force(known, unknown, t)
+        assert float(far) == pytest.approx(fa / 40) and float(frr) == pytest.approx(fr / 80)
+    assert float(curve.false_accept[0]) == 0 and float(curve.false_reject[0]) == 1
+    assert float(curve.false_accept[-1]) == 1 and float(curve.false_reject[-1]) == 0
+    assert torch.all(curve.false_accept.diff() >= 0) and torch.all(curve.false_reject.diff() <= 0)
+
+
+def test_rejection_curve_at_given_thresholds_and_ties() -> None:
+    known = torch.tensor([0.5, 1.0, 1.0, 2.0])
+    unknown = torch.tensor([1.0, 3.0])
+    curve = rejection_curve(known, unknown, thresholds=[2.5, 1.0, 0.0])  # unsorted on purpose
+    assert curve.thresholds.tolist() == [0.0, 1.0, 2.5]
+    # d <= t is accepted: at t = 1.0 the tied known parts and the tied unknown part are accepted
+    assert curve.false_accept.tolist() == [0.0, 0.5, 0.5]
+    assert curve.false_reject.tolist() == [1.0, 0.25, 0.0]
+
+
+@pytest.mark.parametrize("bad", [[], [0.5, float("nan")], [float("inf")]])
+def test_rejection_curve_refuses_empty_or_non_finite(bad: list[float]) -> None:
+    with pytest.raises(ValueError, match="d_unknown"):
+        rejection_curve([1.0, 2.0], bad)
+
+
+@pytest.mark.parametrize(("cost_fa", "cost_fr"), [(1.0, 1.0), (10.0, 1.0), (1.0, 10.0), (0.0, 1.0)])
+def test_cheapest_threshold_is_the_minimum_over_all_thresholds(cost_fa: float, cost_fr: float):
+    known, unknown = _distances(seed=3)
+    t, cost = cheapest_threshold(known, unknown, cost_fa, cost_fr)
+    fa, fr = _brute_force(known, unknown, t)
+    assert cost == pytest.approx(cost_fa * fa + cost_fr * fr)
+    grid = np.linspace(-1.0, 5.0, 3001)  # no threshold anywhere does better
+    best = min(
+        cost_fa * a + cost_fr * r for a, r in (_brute_force(known, unknown, g) for g in grid)
+    )
+    assert cost <= best + 1e-9
+
+
+def test_costs_move_the_threshold_the_right_way() -> None:
+    known, unknown = _distances(seed=4)
+    t_equal = cheapest_threshold(known, unknown)[0]
+    assert cheapest_threshold(known, unknown, 10.0, 1.0)[0] <= t_equal  # fear false accepts
+    assert cheapest_threshold(known, unknown, 1.0, 10.0)[0] >= t_equal  # fear false rejects
+
+
+def test_equal_costs_match_the_accuracy_rule_of_evaluate() -> None:
+    known, unknown = _distances(seed=5)
+    t, cost = cheapest_threshold(known, unknown)
+    d = torch.cat([known, unknown])
+    accept = torch.cat([torch.ones(len(known)), torch.zeros(len(unknown))])
+    _, accuracy = best_threshold(d, accept)
+    assert 1 - cost / len(d) == pytest.approx(accuracy)
+
+
+def test_separable_distances_cost_nothing() -> None:
+    t, cost = cheapest_threshold([0.1, 0.2, 0.3], [1.0, 2.0])
+    assert cost == 0 and 0.3 <= t < 1.0
+
+
+def test_cheapest_threshold_refuses_negative_costs() -> None:
+    with pytest.raises(ValueError, match="cost_false_accept=-1"):
+        cheapest_threshold([1.0], [2.0], -1.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- int8 and size
+def test_quantize_dynamic_int8_converts_linear_layers_of_a_copy() -> None:
+    torch.manual_seed(0)
+    net = PaperEmbeddingNet(image_size=32, embedding_dim=5).eval()
+    before = net.net.fc1.weight.detach().clone()
+    q = quantize_dynamic_int8(net)
+    assert isinstance(net.net.fc1, nn.Linear) and torch.equal(net.net.fc1.weight, before)
+    assert type(q.net.fc1).__module__.startswith("torch.ao.nn.quantized.dynamic")
+    assert q.net.fc1.weight().dtype == torch.qint8
+    assert isinstance(q.net.conv1, nn.Conv2d)  # convolutions stay float32
+    x = torch.rand(6, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        ref, got = net(x), q(x)
+    assert torch.linalg.vector_norm(got - ref) <= 0.05 * torch.linalg.vector_norm(ref)
+    # fc1 holds nearly all weights: int8 makes the file close to 4x smaller
+    assert model_size_bytes(net) / model_size_bytes(q) > 3.5
+
+
+def test_model_size_bytes_grows_with_the_weights() -> None:
+    small, large = nn.Linear(10, 10), nn.Linear(100, 100)
+    assert model_size_bytes(large) > 4 * 100 * 100 > model_size_bytes(small) > 4 * 110
+
+
+# ----------------------------------------------------------------------------- timing
+def test_time_inference_times_every_repeat_and_restores_the_mode(compact: nn.Module) -> None:
+    compact.train()
+    t = time_inference(compact, batch_size=3, image_size=40, repeats=4, warmup=1)
+    assert compact.training
+    compact.eval()
+    assert t.seconds.shape == (4,) and np.all(t.seconds > 0)
+    assert t.batch_size == 3 and t.device == "cpu"
+    assert t.ms_per_image == pytest.approx(1e3 * np.median(t.seconds) / 3)
+    assert t.images_per_second == pytest.approx(3 / np.median(t.seconds))
+    lo, hi = t.ms_per_image_quartiles()
+    assert lo <= t.ms_per_image <= hi
+    lo, hi = t.images_per_second_quartiles()
+    assert lo <= t.images_per_second <= hi
+
+
+def test_time_inference_refuses_bad_arguments(compact: nn.Module) -> None:
+    with pytest.raises(ValueError, match="batch_size >= 1"):
+        time_inference(compact, batch_size=0)
+
+
+# ----------------------------------------------------------------------------- export
+def test_torchscript_round_trip_gives_the_same_embeddings(
+    compact: nn.Module, images: torch.Tensor, tmp_path: Path
+) -> None:
+    path = export_torchscript(compact, tmp_path / "net.pt", image_size=40)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"]  # no temporary file left
+    scripted = load_torchscript(path)
+    torch.testing.assert_close(embed(scripted, images), embed(compact, images))
+    # traced on a batch of 2 at 40x40; other batch sizes and image sizes run the same graph
+    bigger = torch.randint(0, 256, (5, 1, 64, 64), dtype=torch.uint8)
+    torch.testing.assert_close(embed(scripted, bigger), embed(compact, bigger))
+    clf = OneShotClassifier(scripted).enroll(images[:3], labels=[0, 1, 2])
+    ref = OneShotClassifier(compact).enroll(images[:3], labels=[0, 1, 2])
+    assert torch.equal(clf.predict(images)[0], ref.predict(images)[0])
+
+
+def test_torchscript_file_loads_without_the_package(compact: nn.Module, tmp_path: Path) -> None:
+    path = export_torchscript(compact, tmp_path / "net.pt", image_size=40)
+    code = (
+        "import sys, torch; assert 'oneshot_steel' not in sys.modules; "
+        f"m = torch.jit.load({str(path)!r}); print(tuple(m(torch.zeros(2, 1, 40, 40)).shape))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("(2, 8)")
+
+
+def test_load_torchscript_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(OneShotSteelError, match="nothing.pt"):
+        load_torchscript(tmp_path / "nothing.pt")
+
+
+def test_onnx_export_without_onnx_says_what_to_install(
+    compact: nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(deploy, "onnx_available", lambda: False)
+    with pytest.raises(OneShotSteelError, match="pip install onnx"):
+        export_onnx(compact, tmp_path / "net.onnx")
+    assert not (tmp_path / "net.onnx").exists()
+
+
+def test_onnx_round_trip_gives_the_same_embeddings(
+    compact: nn.Module, images: torch.Tensor, tmp_path: Path
+) -> None:
+    pytest.importorskip("onnx")
+    path = export_onnx(compact, tmp_path / "net.onnx", image_size=40)
+    net = OnnxEmbeddingNet(path)
+    torch.testing.assert_close(embed(net, images), embed(compact, images), atol=1e-5, rtol=1e-5)
+    assert net(torch.zeros(1, 1, 40, 40)).shape == (1, 8)  # free batch dimension
+
+
+def test_onnx_net_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(OneShotSteelError, match="missing.onnx"):
+        OnnxEmbeddingNet(tmp_path / "missing.onnx")
