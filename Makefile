@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 # pip at a specific index; TORCH_SPEC lets it pin versions already in its cache.
 TORCH_SPEC ?= torch torchvision
 TORCH_PIP_ENV ?=
-MODE ?= smoke
+# Run mode of the notebooks: empty = each notebook's default (full on a GPU, quick on a CPU);
+# smoke | quick | full to force one (CI's book test uses smoke).
+MODE ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help env install data data-synthetic book book-student book-instructor browser-deps test lint clean
@@ -65,7 +67,7 @@ book book-student book-instructor: install
 	fi; \
 	export ONESHOT_STEEL_MODE="$${ONESHOT_STEEL_MODE:-$(MODE)}"; \
 	export ONESHOT_STEEL_EDITION="$(BOOK_EDITION)"; \
-	echo "Building the $(BOOK_EDITION) book: data=$$ONESHOT_STEEL_DATA mode=$$ONESHOT_STEEL_MODE"; \
+	echo "Building the $(BOOK_EDITION) book: data=$$ONESHOT_STEEL_DATA mode=$${ONESHOT_STEEL_MODE:-auto (full on a GPU, quick on a CPU)}"; \
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(BOOK_OUTPUT)
 
 # What the browser test needs: Chromium (the Debian package; ONESHOT_STEEL_CHROMIUM may name
@@ -81,14 +83,14 @@ browser-deps:
 	fi
 
 # Assignment variants (src/oneshot_steel/variants.py; see book/instructors.md): every variant of
-# the course's catalogue, run in $(MODE) mode into _build/variants/ (one notebook each, plus
+# the course's catalogue, run in $(MODE) mode (smoke when MODE is empty) into _build/variants/ (one notebook each, plus
 # variants.json). VARIANTS="name ..." runs only those; VARIANTS_FLAGS=--prepare-only writes the
 # parameterised notebooks without running them (the hand-out for students).
 VARIANTS ?=
 VARIANTS_FLAGS ?=
 .PHONY: variants
 variants: install
-	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(MODE)}" --out _build/variants \
+	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
 test: install browser-deps

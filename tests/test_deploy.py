@@ -166,6 +166,17 @@ def test_time_inference_times_every_repeat_and_restores_the_mode(compact: nn.Mod
 def test_time_inference_refuses_bad_arguments(compact: nn.Module) -> None:
     with pytest.raises(ValueError, match="batch_size >= 1"):
         time_inference(compact, batch_size=0)
+    with pytest.raises(ValueError, match="num_threads >= 1"):
+        time_inference(compact, num_threads=0)
+
+
+def test_time_inference_sets_threads_for_the_measurement_only(compact: nn.Module) -> None:
+    before = torch.get_num_threads()
+    seen = []
+    probe = nn.Sequential(nn.Flatten(), nn.Linear(40 * 40, 2))
+    probe.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    time_inference(probe, image_size=40, repeats=2, warmup=1, num_threads=1)
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
 
 
 # ----------------------------------------------------------------------------- export
@@ -222,3 +233,23 @@ def test_onnx_round_trip_gives_the_same_embeddings(
 def test_onnx_net_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(OneShotSteelError, match="missing.onnx"):
         OnnxEmbeddingNet(tmp_path / "missing.onnx")
+
+
+# ----------------------------------------------------------------------------- the ch09 check
+def test_ch09_check_passes_a_right_answer_and_explains_a_wrong_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from oneshot_steel.checks import CheckFailed, check
+
+    def right(d_known, d_unknown, cost_fa, cost_fr):
+        return cheapest_threshold(d_known, d_unknown, cost_fa, cost_fr)[0]
+
+    def ignores_costs(d_known, d_unknown, cost_fa, cost_fr):
+        return cheapest_threshold(d_known, d_unknown)[0]
+
+    assert check("ch09.cheapest_threshold", right)
+    assert "pass" in capsys.readouterr().out
+    with pytest.raises(CheckFailed, match=r"(?s)costs 10 per false accept.*Hint"):
+        check("ch09.cheapest_threshold", ignores_costs)
+    assert not check("ch09.cheapest_threshold", ...)
+    assert "not answered yet" in capsys.readouterr().out

@@ -224,18 +224,22 @@ def time_inference(
     repeats: int = 20,
     warmup: int = 3,
     seed: int = 0,
+    num_threads: int | None = None,
 ) -> Timing:
     """Time ``repeats`` forward passes of a random ``[batch_size, 1, S, S]`` batch on ``device``.
 
     The model runs in eval mode under ``torch.inference_mode``; ``warmup`` untimed passes
     first (memory allocation, kernel selection), and a device synchronisation closes every
     timed pass, so a GPU's asynchronous launch is not mistaken for its speed. The model is
-    moved to ``device`` (pass a copy to keep the original where it is).
+    moved to ``device`` (pass a copy to keep the original where it is). ``num_threads`` sets
+    torch's CPU threads for the measurement only (None: the current setting): a batch of one
+    image gives threads little to share, and on a busy CPU their synchronisation can cost
+    more than they save.
     """
-    if batch_size < 1 or repeats < 1 or warmup < 0:
+    if batch_size < 1 or repeats < 1 or warmup < 0 or (num_threads is not None and num_threads < 1):
         raise ValueError(
-            f"need batch_size >= 1, repeats >= 1, warmup >= 0; got {batch_size}, {repeats}, "
-            f"{warmup}"
+            f"need batch_size >= 1, repeats >= 1, warmup >= 0, num_threads >= 1 or None; got "
+            f"{batch_size}, {repeats}, {warmup}, {num_threads}"
         )
     device = torch.device(device)
     model = model.to(device)
@@ -244,6 +248,9 @@ def time_inference(
     g = torch.Generator().manual_seed(seed)
     x = (torch.rand(batch_size, 1, image_size, image_size, generator=g) * 2 - 1).to(device)
     seconds = np.empty(repeats)
+    threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
     try:
         with torch.inference_mode():
             for _ in range(warmup):
@@ -256,6 +263,7 @@ def time_inference(
                 seconds[i] = time.perf_counter() - start
     finally:
         model.train(was_training)
+        torch.set_num_threads(threads)
     return Timing(seconds=seconds, batch_size=batch_size, device=str(device))
 
 
