@@ -124,7 +124,9 @@ def test_lbp_episodic_beats_chance_on_textures(synth32: ImageSet) -> None:
     assert result.mean - result.ci95 > result.chance
 
 
-def test_cnn_learns_above_chance(synth32: ImageSet, tmp_path: Path) -> None:
+def test_cnn_learns_above_chance(
+    synth32: ImageSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     train, test = stratified_split(synth32, test_fraction=0.25, seed=0)
     config = CNNConfig.preset("smoke", epochs=10, samples_per_epoch=None)
     result = train_cnn(train, test, config, device="cpu", out_dir=tmp_path, progress=False)
@@ -133,7 +135,9 @@ def test_cnn_learns_above_chance(synth32: ImageSet, tmp_path: Path) -> None:
     assert result.accuracy > result.chance + 0.1
     assert len(result.confusion) == 6 and sum(map(sum, result.confusion)) == len(test)
     # A second call with the same config and data reuses the stored run.
+    assert "Loaded the CNN result" not in capsys.readouterr().out
     again = train_cnn(train, test, config, device="cpu", out_dir=tmp_path, progress=False)
+    assert f"Loaded the CNN result from {tmp_path / 'cnn.pt'}" in capsys.readouterr().out
     assert again.accuracy == result.accuracy and again.history == result.history
     assert (tmp_path / "cnn.pt").is_file() and (tmp_path / "cnn.json").is_file()
 

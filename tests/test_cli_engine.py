@@ -138,6 +138,10 @@ def test_bad_path_via_the_real_entry_point(tmp_path: Path) -> None:
         (["train", "--preset", "huge", "--out", "OUT"], "huge"),
         (["reproduce", "--seeds", "0,zero", "--out", "OUT"], "0,zero"),
         (["reproduce", "--data", "/no/such/folder", "--out", "OUT"], "/no/such/folder"),
+        (["reproduce", "--epochs", "0", "--out", "OUT"], "--epochs"),
+        (["reproduce", "--cnn-epochs", "two", "--out", "OUT"], "--cnn-epochs"),
+        (["reproduce", "--test-classes", "Cr,PS", "--out", "OUT"], "at least 3"),
+        (["reproduce", "--train-classes", "RS,Cr", "--out", "OUT"], "share Cr"),
     ],
 )
 def test_bad_input_is_one_line(

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from oneshot_steel.baselines import CNNConfig
 from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.data.loading import load_neu
 from oneshot_steel.data.synthetic import make_synthetic
+from oneshot_steel.errors import UnknownClassError
 from oneshot_steel.reproduce import ROWS, reproduce
+from oneshot_steel.train import TrainConfig
 
 CHANCE = {
     "pair_margin": 0.5,
@@ -84,3 +88,42 @@ def test_rejects_bad_arguments(synth: ImageSet, tmp_path: Path) -> None:
         reproduce("full", synth, tmp_path)
     with pytest.raises(ValueError, match="seeds"):
         reproduce("smoke", synth, tmp_path, seeds=(1, 1))
+    with pytest.raises(ValueError, match="disjoint"):
+        reproduce("smoke", synth, tmp_path, train_classes=("RS", "Cr"))
+    with pytest.raises(ValueError, match="at least 3"):
+        reproduce("smoke", synth, tmp_path, test_classes=("Cr", "PS"))
+    with pytest.raises(UnknownClassError):
+        reproduce("smoke", synth, tmp_path, train_classes=("RS", "Zz"))
+    with pytest.raises(TypeError, match="cnn_config"):
+        reproduce("smoke", synth, tmp_path, cnn_config=TrainConfig.preset("smoke"))
+    assert not (tmp_path / "results.json").exists()  # refused before any work
+
+
+def test_records_the_settings_used(smoke_run: tuple[Path, dict, float]) -> None:
+    out, results, _ = smoke_run
+    assert results["train_classes"] == ["RS", "Pa", "In"]
+    assert results["test_classes"] == ["Cr", "PS", "Sc"]
+    cfg = results["config"]
+    assert cfg["siamese"] == cfg["table3_siamese"] == TrainConfig.preset("smoke").to_dict()
+    assert cfg["cnn"] == CNNConfig.preset("smoke").to_dict()
+    md = (out / "results.md").read_text()
+    assert "train RS/Pa/In, test Cr/PS/Sc" in md and "CNN: paper model" in md
+
+
+def test_overrides_train_with_other_settings(synth: ImageSet, tmp_path: Path) -> None:
+    siamese = TrainConfig.preset("smoke", epochs=1, pairs_per_epoch=64, val_pairs=32)
+    t3 = replace(siamese, pairs_per_epoch=32)
+    cnn = CNNConfig.preset("smoke", epochs=1, samples_per_epoch=64)
+    classes = {"train_classes": ("Cr", "Pa"), "test_classes": ("In", "PS", "RS", "Sc")}
+    results = reproduce(
+        "smoke", synth, tmp_path, seeds=(0,), device="cpu", progress=False,
+        siamese_config=siamese, table3_siamese_config=t3, cnn_config=cnn, **classes,
+    )  # fmt: skip
+    assert results["config"] == {
+        "siamese": siamese.to_dict(), "table3_siamese": t3.to_dict(), "cnn": cnn.to_dict()
+    }  # fmt: skip
+    rows = {r["id"]: r for r in results["rows"]}
+    assert rows["pair_margin"]["classes"] == ["In", "PS", "RS", "Sc"]
+    assert (tmp_path / "oneshot-Cr-Pa" / "seed0" / "model.pt").is_file()
+    assert not (tmp_path / "oneshot").exists()  # the paper split's runs are kept apart
+    assert len(rows["cnn_6way"]["per_seed"][0]["confusion"]) == 6

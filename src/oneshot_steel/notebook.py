@@ -53,7 +53,7 @@ _MODE_MEANING = {
 #: The ``parameters`` cell of every chapter (papermill injects its overrides after it).
 PARAMETERS_CELL = """\
 import os
-MODE = os.environ.get("ONESHOT_STEEL_MODE", "")  # "smoke" | "quick" | "full"; "" = full on a GPU, quick on a CPU
+MODE = os.environ.get("ONESHOT_STEEL_MODE", "")  # "smoke" | "quick" | "full"; empty: full on a GPU, quick on a CPU
 DATA = os.environ.get("ONESHOT_STEEL_DATA", "")  # a folder, "synthetic", or "" for the default
 SEED = 0"""
 

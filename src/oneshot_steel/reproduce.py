@@ -17,7 +17,10 @@ Siamese 6-way prototypes (80/20)       16.7 %  Table 3 Siamese 92.55 % (approxim
 ====================================  =======  ====================================
 
 Models are trained with :func:`~oneshot_steel.train.train_or_load` (and the CNN's stored
-result is reused), so a second run only re-scores.
+result is reused), so a second run only re-scores. The training settings default to the
+preset's and can be overridden per network (``siamese_config``, ``table3_siamese_config``,
+``cnn_config``), as can the one-shot class split; results.json and results.md record what
+was used.
 """
 
 from __future__ import annotations
@@ -136,14 +139,14 @@ class _Collector:
             {"seed": seed, "value": float(value), "ci95": float(ci95), "ci_over": over, **extra}
         )
 
-    def rows(self, data: ImageSet) -> list[dict[str, Any]]:
+    def rows(self, data: ImageSet, test_classes: Sequence[str]) -> list[dict[str, Any]]:
         out = []
         for key, (table, method, protocol, chance, paper, match) in ROWS.items():
             runs = self.values[key]
             if not runs:
                 continue
             v = np.array([r["value"] for r in runs])
-            classes = list(data.classes) if key in _ALL_CLASSES else list(TEST_CLASSES)
+            classes = list(data.classes) if key in _ALL_CLASSES else list(test_classes)
             out.append(
                 {
                     "id": key,
@@ -172,23 +175,43 @@ def _say(progress: bool, msg: str) -> None:
         print(msg, flush=True)
 
 
+def _check_classes(data: ImageSet, train: list[str], test: list[str]) -> None:
+    """A clear error, before any work, for a class split :func:`reproduce` cannot run."""
+    for name, classes, least in (("train_classes", train, 2), ("test_classes", test, 3)):
+        if len(classes) < least or len(set(classes)) != len(classes):
+            raise ValueError(
+                f"{name} must name at least {least} distinct classes; got {classes}"
+                + (" (the episodes are 3-way)" if least == 3 else "")
+            )
+        for c in classes:
+            data.class_index(c)  # UnknownClassError for a misspelled class
+    overlap = sorted(set(train) & set(test))
+    if overlap:
+        raise ValueError(f"train_classes and test_classes must be disjoint; both have {overlap}")
+
+
 def _oneshot_seed(
     col: _Collector,
     data: ImageSet,
     config: TrainConfig,
+    classes: tuple[list[str], list[str]],
     seed: int,
     n_episodes: int,
     out_dir: Path,
     device: torch.device,
     progress: bool,
 ) -> None:
-    """Train (or load) the one-shot Siamese net of ``seed`` and score it on Cr/PS/Sc."""
-    split = one_shot_split(data, TRAIN_CLASSES, TEST_CLASSES, seed=seed)
+    """Train (or load) the one-shot Siamese net of ``seed``; score it on the unseen classes."""
+    train_classes, test_classes = classes
+    split = one_shot_split(data, train_classes, test_classes, seed=seed)
+    # The net depends on the training classes only; another split's runs get their own folder.
+    paper_split = tuple(train_classes) == TRAIN_CLASSES
+    folder = "oneshot" if paper_split else "oneshot-" + "-".join(train_classes)
     net = train_or_load(
         replace(config, seed=seed),
         split.train,
         split.val,
-        out_dir / "oneshot" / f"seed{seed}",
+        out_dir / folder / f"seed{seed}",
         device=device,
         progress=progress,
     )
@@ -226,6 +249,11 @@ def reproduce(
     progress: bool = True,
     *,
     knn_data: ImageSet | None = None,
+    siamese_config: TrainConfig | None = None,
+    table3_siamese_config: TrainConfig | None = None,
+    cnn_config: CNNConfig | None = None,
+    train_classes: Sequence[str] = TRAIN_CLASSES,
+    test_classes: Sequence[str] = TEST_CLASSES,
 ) -> dict[str, Any]:
     """Run every protocol of Tables 2 and 3 for each seed; write ``results.json`` and
     ``results.md`` in ``out_dir`` (atomically) and return the results dict.
@@ -240,6 +268,15 @@ def reproduce(
         seeds: training seeds; each row reports mean, std, min and max over them.
         knn_data: the set the KNN protocol reads (default: ``data``). The authors resized
             the 200x200 originals to 32x32; from a 100x100 set the figure differs slightly.
+        siamese_config: training of the one-shot Siamese nets (default: the preset's
+            :class:`~oneshot_steel.train.TrainConfig`); its ``seed`` is replaced by each seed.
+        table3_siamese_config: training of Table 3's Siamese nets (default:
+            ``siamese_config``).
+        cnn_config: training of Table 3's CNN (default: the preset's
+            :class:`~oneshot_steel.baselines.CNNConfig`).
+        train_classes, test_classes: the one-shot split (default: the paper's RS/Pa/In and
+            Cr/PS/Sc); disjoint, at least 2 and 3 classes. Another split trains its one-shot
+            nets under ``oneshot-<train classes>/`` so the paper split's runs are kept.
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of {list(PRESETS)}")
@@ -250,7 +287,18 @@ def reproduce(
     device = torch.device(device) if device is not None else default_device()
     out_dir = Path(out_dir)
     data, knn_data = _resolve_data(data, knn_data, preset)
-    config, cnn_config = TrainConfig.preset(preset), CNNConfig.preset(preset)
+    train_classes, test_classes = list(train_classes), list(test_classes)
+    _check_classes(data, train_classes, test_classes)
+    config = siamese_config if siamese_config is not None else TrainConfig.preset(preset)
+    t3_config = table3_siamese_config if table3_siamese_config is not None else config
+    cnn_config = cnn_config if cnn_config is not None else CNNConfig.preset(preset)
+    for name, value, kind in (
+        ("siamese_config", config, TrainConfig),
+        ("table3_siamese_config", t3_config, TrainConfig),
+        ("cnn_config", cnn_config, CNNConfig),
+    ):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} must be a {kind.__name__}; got {type(value).__name__}")
     n_episodes = EPISODES[preset]
     col, timings = _Collector(), {}
 
@@ -271,23 +319,24 @@ def reproduce(
         f"KNN paper protocol: {100 * knn.accuracy:.2f} % "
         f"({knn.n_correct}/{knn.n_total}, from {knn.image_size} px images)",
     )
-    test = data.subset(TEST_CLASSES)
+    test = data.subset(test_classes)
     features = {"raw": raw_pixels(test.images), "lbp": lbp_features(test.images)}
     timings["baselines_s"] = time.perf_counter() - t0
 
     for seed in seeds:
         t0 = time.perf_counter()
-        _say(progress, f"[seed {seed}] baselines on {'/'.join(TEST_CLASSES)} episodes")
+        _say(progress, f"[seed {seed}] baselines on {'/'.join(test_classes)} episodes")
         for name, feats in features.items():
             for k in (1, 5):
                 r = episodic_accuracy(feats, test, 3, k, QUERIES, n_episodes, seed)
                 col.add(f"{name}_{k}shot", seed, r.mean, r.ci95, "episodes")
-        _say(progress, f"[seed {seed}] one-shot Siamese (train {'/'.join(TRAIN_CLASSES)})")
-        _oneshot_seed(col, data, config, seed, n_episodes, out_dir, device, progress)
+        _say(progress, f"[seed {seed}] one-shot Siamese (train {'/'.join(train_classes)})")
+        classes = (train_classes, test_classes)
+        _oneshot_seed(col, data, config, classes, seed, n_episodes, out_dir, device, progress)
         _say(progress, f"[seed {seed}] Table 3: Siamese and CNN on the same 80/20 split")
         t3 = table3(
             data,
-            config,
+            t3_config,
             cnn_config,
             out_dir / "table3" / f"seed{seed}",
             seed=seed,
@@ -303,6 +352,8 @@ def reproduce(
         "preset": preset,
         "seeds": seeds,
         "episodes": n_episodes,
+        "train_classes": train_classes,
+        "test_classes": test_classes,
         "data": {
             "source": data.source,
             "synthetic": data.synthetic,
@@ -311,7 +362,11 @@ def reproduce(
             "knn_image_size": knn_data.image_size,
             "classes": list(data.classes),
         },
-        "config": {"siamese": config.to_dict(), "cnn": cnn_config.to_dict()},
+        "config": {
+            "siamese": config.to_dict(),
+            "table3_siamese": t3_config.to_dict(),
+            "cnn": cnn_config.to_dict(),
+        },
         "environment": {
             "device": str(device),
             "torch": torch.__version__,
@@ -320,7 +375,7 @@ def reproduce(
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         },
         "timings": timings,
-        "rows": col.rows(data),
+        "rows": col.rows(data, test_classes),
     }
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "results.md", results_markdown(results))
@@ -330,6 +385,26 @@ def reproduce(
 
 def _pct(x: float | None) -> str:
     return "--" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _settings_line(results: dict[str, Any]) -> str:
+    """The class split and the training settings used, in one sentence."""
+    cfg = results.get("config", {})
+    train = results.get("train_classes", list(TRAIN_CLASSES))
+    test = results.get("test_classes", list(TEST_CLASSES))
+    parts = [f"One-shot split: train {'/'.join(train)}, test {'/'.join(test)}."]
+    for key, name in (
+        ("siamese", "One-shot Siamese"),
+        ("table3_siamese", "Table 3 Siamese"),
+        ("cnn", "CNN"),
+    ):
+        c = cfg.get(key)
+        if c:
+            parts.append(
+                f"{name}: {c.get('model', '?')} model, {c.get('epochs')} epochs, "
+                f"batch {c.get('batch_size')}, lr {c.get('lr')}."
+            )
+    return "Settings: " + " ".join(parts)
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -353,6 +428,8 @@ def results_markdown(results: dict[str, Any]) -> str:
         f"{d['knn_image_size']} px. Seeds: {results['seeds']}. Episodes per setting: "
         f"{results['episodes']:,}. Device: {results['environment']['device']}. "
         f"Time: {results['timings']['total_s']:.0f} s.",
+        "",
+        _settings_line(results),
         "",
         "Accuracy in %. *Ours*: mean ± std over training seeds [min-max]; *95 % CI*: the mean "
         "half-width of each seed's confidence interval over episodes, pairs or test images.",

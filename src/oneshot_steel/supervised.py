@@ -202,7 +202,8 @@ def train_cnn(
     epoch's shuffle and augmentation derive from ``(config.seed, epoch)``.
 
     With ``out_dir`` the weights and result go to ``out_dir/cnn.pt``; a later call with the
-    same config and data returns the stored result without training again.
+    same config and data returns the stored result without training again, and prints
+    ``Loaded the CNN result from ...`` (as :func:`~oneshot_steel.train.train_or_load` does).
     """
     config = config or CNNConfig()
     if train_set.classes != test_set.classes or train_set.image_size != test_set.image_size:
@@ -217,6 +218,10 @@ def train_cnn(
     if path is not None and path.is_file():
         cached = _load_cnn(path, config, data, n_cls, train_set.image_size, device)
         if cached is not None:
+            print(
+                f"Loaded the CNN result from {path} ({config.epochs} epochs, same config and "
+                "data); delete it to retrain."
+            )
             return cached
     with torch.random.fork_rng(devices=[]):  # seeded init, caller's RNG untouched
         torch.manual_seed(epoch_seed(config.seed, 0, 0))

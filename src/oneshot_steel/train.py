@@ -27,8 +27,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from ._tasks import AUGMENT, INIT, EpisodeTask, PairTask, Task, epoch_seed
 from ._utils import default_device
-from .augment import augment_batch, to_model_input
 from .checkpoint import (
     FORMAT_VERSION,
     MODEL_FILE,
@@ -46,9 +46,6 @@ from .checkpoint import (
 )
 from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
-from .evaluate import embed
-from .losses import contrastive_loss, euclidean_distance, prototypical_loss
-from .sampling import EpisodeSampler, PairSampler
 
 __all__ = [
     "AutocastSettings",
@@ -178,105 +175,8 @@ def autocast_settings(device: torch.device | str, enabled: bool = True) -> Autoc
     return AutocastSettings(True, torch.float16, True, "CUDA without bf16: fp16 + GradScaler")
 
 
-def epoch_seed(seed: int, epoch: int, stream: int) -> int:
-    """A 63-bit seed that depends only on ``(seed, epoch, stream)``: resuming needs no RNG state."""
-    state = np.random.SeedSequence([int(seed), int(epoch), int(stream)]).generate_state(2)
-    return int((int(state[0]) << 32 | int(state[1])) >> 1)
-
-
-_INIT, _AUGMENT, _EPISODES, _VALIDATION = range(4)
-
-
-# ----------------------------------------------------------------------------- the two tasks
-class _Task:
-    """What differs between Siamese and episodic training: the batches, the loss, validation."""
-
-    kind = ""
-
-    def __init__(self, cfg: TrainConfig, net: nn.Module, train: ImageSet, val: ImageSet | None):
-        device = next(net.parameters()).device
-        self.cfg, self.net, self.device = cfg, net, device
-        self.images, self.labels = train.images.to(device), train.labels.to(device)  # resident
-        self.val = None if val is None else (val.images.to(device), val.labels.to(device))
-        self.setup()
-
-    def setup(self) -> None:
-        """Build the samplers (and the fixed validation pairs/episodes)."""
-
-    def inputs(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        c = self.cfg
-        if not c.augment:
-            return to_model_input(images)
-        return augment_batch(images, gen, rotate=c.rotate, flip=c.flip, brightness=c.brightness)
-
-    def val_embeddings(self) -> torch.Tensor:
-        """Each validation image embedded once, in eval mode, without augmentation."""
-        return embed(self.net, self.val[0], device=self.device, keep_on_device=True)
-
-
-class _PairTask(_Task):
-    kind = "siamese"
-
-    def setup(self) -> None:
-        c = self.cfg
-        self.sampler = PairSampler(self.labels, c.pairs_per_epoch, c.p_same, c.seed)
-        if self.val is not None:
-            seed = epoch_seed(c.seed, 0, _VALIDATION)
-            self.val_pairs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed).sample_epoch(0)
-
-    def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
-        pairs, bs = self.sampler.sample_epoch(epoch), self.cfg.batch_size
-        return list(zip(*(t.split(bs) for t in pairs), strict=True))
-
-    def loss(self, batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> torch.Tensor:
-        i1, i2, same = batch
-        # Both sides of every pair in one forward pass, exactly as SiameseNetwork does it.
-        x = self.inputs(torch.cat([self.images[i1], self.images[i2]]), gen)
-        e1, e2 = self.net(x).float().chunk(2)
-        return contrastive_loss(euclidean_distance(e1, e2), same, self.cfg.margin)
-
-    def validate(self) -> dict[str, float]:
-        emb, (i1, i2, same) = self.val_embeddings(), self.val_pairs
-        d = euclidean_distance(emb[i1], emb[i2])
-        acc = ((d < self.cfg.margin).float() == same).float().mean()
-        return {
-            "val_loss": float(contrastive_loss(d, same, self.cfg.margin)),
-            "val_accuracy": float(acc),
-        }
-
-
-class _EpisodeTask(_Task):
-    kind = "episodic"
-
-    def setup(self) -> None:
-        c = self.cfg
-        shape = (c.n_way, c.k_shot, c.n_query)
-        self.sampler = EpisodeSampler(self.labels, *shape, seed=epoch_seed(c.seed, 0, _EPISODES))
-        if self.val is not None:
-            vs = EpisodeSampler(self.val[1], *shape, seed=epoch_seed(c.seed, 0, _VALIDATION))
-            self.val_episodes = vs.sample(c.val_episodes)
-
-    def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
-        eps = self.sampler.sample(self.cfg.episodes_per_epoch, epoch=epoch)
-        return list(zip(eps.support, eps.query, strict=True))
-
-    def loss(self, batch: tuple[torch.Tensor, ...], gen: torch.Generator) -> torch.Tensor:
-        support, query = batch  # [N, K], [N, Q] image indices
-        idx = torch.cat([support.flatten(), query.flatten()])
-        emb = self.net(self.inputs(self.images[idx], gen)).float()
-        n_support = support.numel()
-        return prototypical_loss(emb[:n_support].view(*support.shape, -1), emb[n_support:])[0]
-
-    def validate(self) -> dict[str, float]:
-        emb, eps = self.val_embeddings(), self.val_episodes
-        results = [
-            prototypical_loss(emb[s], emb[q]) for s, q in zip(eps.support, eps.query, strict=True)
-        ]
-        loss, acc = torch.tensor([[float(v) for v in r] for r in results]).mean(dim=0).tolist()
-        return {"val_loss": loss, "val_accuracy": acc}
-
-
 # ----------------------------------------------------------------------------- shared loop
+# (what differs between Siamese and episodic training, the two tasks: see ._tasks)
 def _adam(net: nn.Module, config: TrainConfig) -> torch.optim.Adam:
     """Adam, fused into one kernel where this torch supports it on the device (3-4x faster
     updates of the paper net's 40 M weights on a CPU), else the default implementation."""
@@ -298,7 +198,7 @@ def _check_sets(train_set: ImageSet, val_set: ImageSet | None) -> None:
 
 
 def _fit(
-    task_cls: type[_Task],
+    task_cls: type[Task],
     config: TrainConfig,
     train_set: ImageSet,
     val_set: ImageSet | None,
@@ -314,7 +214,7 @@ def _fit(
     spec = model_spec(cfg, train_set.image_size)
     data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-        torch.manual_seed(epoch_seed(config.seed, 0, _INIT))
+        torch.manual_seed(epoch_seed(config.seed, 0, INIT))
         net = build_from_spec(spec).to(device)
     task = task_cls(config, net, train_set, val_set)
     amp = autocast_settings(device, config.amp)
@@ -338,7 +238,7 @@ def _fit(
     )
     for epoch in bar:
         t0 = time.perf_counter()
-        gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch, _AUGMENT))
+        gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch, AUGMENT))
         net.train()
         step_losses = []
         for batch in tqdm(
@@ -407,7 +307,7 @@ def train_siamese(
     ``val_set`` holds held-out images of the TRAINING classes; its loss on fixed, seeded pairs
     (no augmentation) picks the best epoch. Returns the history (also in ``history.json``).
     """
-    return _fit(_PairTask, config, train_set, val_set, out_dir, device, resume, progress)
+    return _fit(PairTask, config, train_set, val_set, out_dir, device, resume, progress)
 
 
 def train_episodic(
@@ -424,7 +324,7 @@ def train_episodic(
 
     Validation is the loss and accuracy on ``val_episodes`` fixed episodes of ``val_set``.
     """
-    return _fit(_EpisodeTask, config, train_set, val_set, out_dir, device, resume, progress)
+    return _fit(EpisodeTask, config, train_set, val_set, out_dir, device, resume, progress)
 
 
 def train_or_load(

@@ -1,0 +1,102 @@
+"""Argument types and helpers shared by the subcommands of :mod:`oneshot_steel.cli`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .errors import OneShotSteelError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+_PRESETS = ("paper", "quick", "smoke")
+
+
+def _class_list(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected class names separated by commas, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a class is repeated in {text!r}")
+    return names
+
+
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds like 0,1,2, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds like 0,1,2, got {text!r}")
+    return seeds
+
+
+def _add_data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="NEU-CLS folder (flat or one folder per class), any folder with one sub-folder "
+        "per class, or 'synthetic' (default: $ONESHOT_STEEL_DATA, else data/neu-cls)",
+    )
+
+
+def _device(text: str) -> str:
+    import torch
+
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use cpu, cuda or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r} was requested but torch sees no CUDA GPU")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r} was requested but MPS is not available")
+    return text
+
+
+def _add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        type=_device,
+        default=None,
+        help="cpu, cuda, cuda:1, mps (default: the best available)",
+    )
+
+
+def _load_data(path: str | None, size: int):
+    """NEU-CLS in any public layout, else a generic folder-per-class set (your own defects).
+
+    The NEU reader is tried first; when the folder holds class folders whose names are not
+    NEU classes (or not all six), it is read as a generic folder instead.
+    """
+    from .data.loading import load_image_folder, load_neu
+    from .errors import DataNotFoundError, EmptyClassError, UnknownClassError
+
+    if path is None or path.strip().lower() == "synthetic":
+        return load_neu(path, size=size)
+    try:
+        return load_neu(path, size=size)
+    except (UnknownClassError, EmptyClassError, DataNotFoundError) as neu_error:
+        if not Path(path).expanduser().is_dir():
+            raise
+        try:
+            return load_image_folder(path, size=size)
+        except OneShotSteelError:
+            raise neu_error from None

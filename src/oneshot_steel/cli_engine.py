@@ -1,0 +1,334 @@
+"""The engine subcommands of ``python -m oneshot_steel``: ``train``, ``evaluate``,
+``reproduce`` and ``benchmark``.
+
+Each is a pair ``_add_<name>(subparsers)`` / ``_cmd_<name>(args) -> int``, listed in
+:data:`oneshot_steel.cli.COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ._cli_common import (
+    _PRESETS,
+    _add_data_arg,
+    _add_device_arg,
+    _class_list,
+    _device,
+    _int,
+    _load_data,
+    _positive_int,
+    _seed_list,
+)
+from .errors import OneShotSteelError
+
+
+# --------------------------------------------------------------------------- train
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the Siamese network on the one-shot class split",
+        description="Train the paper's Siamese network with the contrastive loss on the "
+        "training classes (default RS, Pa, In); the remaining classes stay unseen for testing. "
+        "Writes OUT/model.pt (resumable), OUT/best.pt and OUT/history.json.",
+    )
+    p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
+    _add_data_arg(p)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
+    p.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--train-classes",
+        type=_class_list,
+        default=["RS", "Pa", "In"],
+        metavar="A,B,C",
+        help="classes to train on (default: RS,Pa,In); the others are the unseen test classes",
+    )
+    p.add_argument(
+        "--model", choices=("paper", "compact"), default=None, help="default: the preset's"
+    )
+    p.add_argument(
+        "--image-size", type=_positive_int, default=100, metavar="PX", help="default: 100"
+    )
+    p.add_argument("--val-fraction", type=float, default=0.2, help="default: 0.2")
+    _add_device_arg(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(handler=_cmd_train)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .data.splits import one_shot_split
+    from .train import TrainConfig, train_siamese
+
+    data = _load_data(args.data, args.image_size)
+    train_classes = list(args.train_classes)
+    test_classes = [c for c in data.classes if c not in train_classes]
+    for name in train_classes:
+        data.class_index(name)  # a clear error for a misspelled class
+    if not test_classes:
+        raise ValueError(
+            f"--train-classes {','.join(train_classes)} leaves no class of {data.classes} "
+            "unseen for testing; train on fewer classes"
+        )
+    split = one_shot_split(data, train_classes, test_classes, args.val_fraction, args.seed)
+    overrides = {"seed": args.seed} | ({"model": args.model} if args.model else {})
+    config = TrainConfig.preset(args.preset, **overrides)
+    history = train_siamese(
+        config,
+        split.train,
+        split.val,
+        args.out,
+        device=args.device,
+        progress=not args.no_progress,
+    )
+    best = history.get("best_val_loss")
+    print(
+        f"trained {config.model} net ({args.preset}, seed {args.seed}) on "
+        f"{','.join(train_classes)} ({len(split.train)} train / {len(split.val)} val images); "
+        f"unseen: {','.join(test_classes)}; best epoch {history.get('best_epoch')}"
+        + (f" (val loss {best:.4f})" if best is not None else ""),
+        file=sys.stderr,
+    )
+    print(args.out / "model.pt")
+    return 0
+
+
+# --------------------------------------------------------------------------- evaluate
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score a trained model: N-way K-shot episodes and pair verification",
+        description="Embed every image once, then score N-way K-shot episodes (mean and 95 % "
+        "CI) and same/different verification of random pairs at the margin.",
+    )
+    p.add_argument(
+        "--checkpoint", type=Path, required=True, metavar="PATH", help="model.pt or its folder"
+    )
+    _add_data_arg(p)
+    p.add_argument(
+        "--classes",
+        type=_class_list,
+        default=None,
+        metavar="A,B,C",
+        help="classes to test on, e.g. Cr,PS,Sc (default: every class in the data)",
+    )
+    p.add_argument("--n-way", type=_positive_int, default=3, help="default: 3")
+    p.add_argument("--k-shot", type=_positive_int, default=1, help="default: 1")
+    p.add_argument("--queries", type=_positive_int, default=15, help="per class (default: 15)")
+    p.add_argument("--episodes", type=_positive_int, default=10_000, help="default: 10000")
+    p.add_argument("--pairs", type=_positive_int, default=900, help="default: 900")
+    p.add_argument("--threshold", type=float, default=None, help="default: the margin")
+    p.add_argument("--seed", type=_int, default=0, help="episode and pair seed (default: 0)")
+    p.add_argument(
+        "--weights", choices=("best", "last"), default="best", help="default: best (on val)"
+    )
+    _add_device_arg(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=_cmd_evaluate)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .checkpoint import read_checkpoint
+    from .evaluate import embed, episodic_accuracy, pair_verification
+    from .train import load_checkpoint
+
+    ckpt = read_checkpoint(args.checkpoint)
+    size = ((ckpt.get("data") or {}).get("train") or {}).get("image_size") or ckpt["model"][
+        "kwargs"
+    ].get("image_size", 100)
+    threshold = args.threshold if args.threshold is not None else ckpt["config"].get("margin")
+    del ckpt
+    net, _, _ = load_checkpoint(args.checkpoint, args.device, weights=args.weights)
+    data = _load_data(args.data, size)
+    if args.classes:
+        data = data.subset(args.classes)
+    if args.n_way > len(data.classes):
+        raise ValueError(
+            f"--n-way {args.n_way} needs at least {args.n_way} classes; the data has "
+            f"{len(data.classes)} ({','.join(data.classes)})"
+        )
+    emb = embed(net, data, device=args.device)
+    ep = episodic_accuracy(
+        emb, data, args.n_way, args.k_shot, args.queries, args.episodes, args.seed
+    )
+    pv = pair_verification(emb, data, args.pairs, threshold, seed=args.seed)
+    result = {
+        "checkpoint": str(args.checkpoint),
+        "data": {
+            "source": data.source,
+            "synthetic": data.synthetic,
+            "n_images": len(data),
+            "image_size": data.image_size,
+        },
+        "classes": list(data.classes),
+        "episodic": {
+            "protocol": f"{args.n_way}-way {args.k_shot}-shot episodes, {args.queries} "
+            "queries per class, nearest class mean of the support embeddings",
+            "accuracy": ep.mean,
+            "ci95": ep.ci95,
+            "chance": ep.chance,
+            "n_way": ep.n_way,
+            "k_shot": ep.k_shot,
+            "n_query": ep.n_query,
+            "n_episodes": ep.n_episodes,
+            "seed": ep.seed,
+        },
+        "pair_verification": {
+            "protocol": f"same/different on {pv.n_pairs} random pairs, same iff distance < "
+            "threshold",
+            "accuracy": pv.accuracy,
+            "threshold": pv.threshold,
+            "chance": pv.chance,
+            "n_pairs": pv.n_pairs,
+            "n_same": pv.n_same,
+            "auc": pv.auc,
+            "eer": pv.eer,
+        },
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        synthetic = " (SYNTHETIC data)" if data.synthetic else ""
+        print(f"{len(data)} images of {','.join(data.classes)}{synthetic}")
+        print(ep)
+        print(pv)
+    return 0
+
+
+# --------------------------------------------------------------------------- reproduce
+def _add_reproduce(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="re-run every protocol of the paper's Tables 2 and 3 over several seeds",
+        description="Train (or reuse) the Siamese nets and the CNN, run the KNN, raw-pixel and "
+        "texture baselines, and write OUT/results.json and OUT/results.md with every "
+        "protocol's chance level and the paper's figure where the protocols match.",
+    )
+    p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
+    _add_data_arg(p)
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results folder")
+    p.add_argument(
+        "--seeds", type=_seed_list, default=[0, 1, 2], metavar="0,1,2", help="default: 0,1,2"
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="epochs of every Siamese net, one-shot and Table 3 (default: the preset's)",
+    )
+    p.add_argument(
+        "--cnn-epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="epochs of Table 3's CNN (default: the preset's)",
+    )
+    p.add_argument(
+        "--train-classes",
+        type=_class_list,
+        default=["RS", "Pa", "In"],
+        metavar="A,B,C",
+        help="classes the one-shot nets train on (default: RS,Pa,In, as in the paper)",
+    )
+    p.add_argument(
+        "--test-classes",
+        type=_class_list,
+        default=["Cr", "PS", "Sc"],
+        metavar="A,B,C",
+        help="unseen classes they are tested on, at least 3 (default: Cr,PS,Sc)",
+    )
+    _add_device_arg(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress messages")
+    p.set_defaults(handler=_cmd_reproduce)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .baselines import CNNConfig
+    from .data.loading import resolve_data_root
+    from .reproduce import reproduce
+    from .train import TrainConfig
+
+    overlap = sorted(set(args.train_classes) & set(args.test_classes))
+    if overlap:
+        raise ValueError(f"--train-classes and --test-classes share {','.join(overlap)}")
+    if len(args.test_classes) < 3:
+        raise ValueError("--test-classes needs at least 3 classes (the episodes are 3-way)")
+    if len(args.train_classes) < 2:
+        raise ValueError("--train-classes needs at least 2 classes (for different-class pairs)")
+    root = resolve_data_root(args.data)  # a clear error for a bad path, before any work
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    cnn_epochs = {} if args.cnn_epochs is None else {"epochs": args.cnn_epochs}
+    reproduce(
+        args.preset,
+        root,
+        args.out,
+        args.seeds,
+        device=args.device,
+        progress=not args.no_progress,
+        siamese_config=TrainConfig.preset(args.preset, **epochs),
+        cnn_config=CNNConfig.preset(args.preset, **cnn_epochs),
+        train_classes=args.train_classes,
+        test_classes=args.test_classes,
+    )
+    print((args.out / "results.md").read_text(encoding="utf-8"))
+    return 0
+
+
+# --------------------------------------------------------------------------- benchmark
+_BENCHMARKS = ("bench_training", "bench_inference")
+
+
+def _add_benchmark(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "benchmark",
+        help="time training and inference against a naive paper-style pipeline",
+        description="Run benchmarks/bench_training.py and benchmarks/bench_inference.py from "
+        "the source checkout and print their results (ratios against a paper-style pipeline "
+        "measured in the same run).",
+    )
+    p.add_argument(
+        "--device", type=_device, choices=("cpu", "cuda"), default=None, help="default: the best"
+    )
+    p.add_argument("--quick", action="store_true", help="fewer repeats and smaller sets")
+    p.add_argument(
+        "--only", choices=("training", "inference"), default=None, help="run one of the two"
+    )
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write JSON results")
+    p.set_defaults(handler=_cmd_benchmark)
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from ._utils import repo_root
+
+    root = repo_root()
+    folder = root / "benchmarks" if root is not None else None
+    if folder is None or not folder.is_dir():
+        raise OneShotSteelError(
+            "The benchmarks ship with the source checkout, not the installed package: clone "
+            "the repository and run `python -m oneshot_steel benchmark` inside it."
+        )
+    names = [n for n in _BENCHMARKS if args.only is None or n.endswith(args.only)]
+    argv = (["--device", args.device] if args.device else []) + (["--quick"] if args.quick else [])
+    for name in names:
+        spec = importlib.util.spec_from_file_location(f"_oneshot_{name}", folder / f"{name}.py")
+        if spec is None or spec.loader is None:
+            raise OneShotSteelError(
+                f"Cannot load {folder / (name + '.py')}; is the checkout complete?"
+            )
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(folder))  # the scripts share benchmarks/_timing.py
+        try:
+            spec.loader.exec_module(module)
+            out = ["--out", str(args.out / f"{name}.json")] if args.out else []
+            status = module.main(argv + out)
+        finally:
+            sys.path.remove(str(folder))
+        if status:
+            return int(status)
+    return 0
