@@ -328,12 +328,13 @@ def load_data(ctx: NotebookContext, size: int = 100):
     return data
 
 
-def glue(name: str, value: Any, display: bool = False) -> Any:
+def glue(name: str, value: Any, display: bool = False) -> None:
     """Put a value computed by the run into the book's prose (myst-nb ``{glue}``).
 
     The built book has myst-nb; Colab and plain Jupyter do not, so there the value is printed
     instead. NumPy and torch scalars become Python numbers first, so ``{glue:text}`` formats
-    such as ``:.1f`` work. Returns the value for chaining.
+    such as ``:.1f`` work. Returns None, like myst-nb's ``glue``, so a ``glue(...)`` on a
+    cell's last line adds no output (a second output would break a figure cell's label).
     """
     if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
         value = value.item()
@@ -341,6 +342,5 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         from myst_nb import glue as _myst_glue
     except ImportError:
         print(f"{name} = {value}")
-        return value
+        return
     _myst_glue(name, value, display=display)
-    return value
