@@ -79,6 +79,7 @@ browser-deps:
 	  $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; \
 	fi
 	@if [ ! -f $(MATHJAX_ES5)/tex-mml-chtml.js ]; then \
+	  command -v npm >/dev/null || { $(SUDO) apt-get update && $(SUDO) apt-get install -y npm; }; \
 	  npm install --prefix _build/mathjax --no-audit --no-fund mathjax@3; \
 	fi
 
