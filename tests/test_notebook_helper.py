@@ -14,6 +14,8 @@ from oneshot_steel.errors import DataNotFoundError, FetchError
 from oneshot_steel.notebook import (
     SETUP_CELL_TEMPLATE,
     ModeError,
+    ParameterError,
+    class_names,
     load_data,
     resolve_mode,
     setup_notebook,
@@ -114,3 +116,18 @@ def test_setup_cell_template_installs_without_touching_torch() -> None:
     assert '%pip install -q "oneshot-steel @ git+https://github.com/o/r@b"' in cell
     assert "--force" not in cell and "torch" not in cell.split("%pip")[1].split("\n")[0]
     assert cell.rstrip().endswith("ctx = setup_notebook(mode=MODE, data=DATA, seed=SEED)")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [["Cr", "PS", "Sc"], ("Cr", "PS", "Sc"), '["Cr","PS","Sc"]', "[Cr, PS, Sc]", "Cr,PS,Sc"],
+)
+def test_class_names_reads_what_papermill_injects(value) -> None:
+    """-y injects a list, -p a string: both name the same split."""
+    assert class_names(value, "TRAIN_CLASSES") == ("Cr", "PS", "Sc")
+
+
+@pytest.mark.parametrize("value", [5, [1, 2], "", [], ["Cr", ""]])
+def test_class_names_refuses_what_is_not_a_list_of_names(value) -> None:
+    with pytest.raises(ParameterError, match=r'TEST_CLASSES=.*-y "TEST_CLASSES: \[Cr, PS, Sc\]"'):
+        class_names(value, "TEST_CLASSES")

@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from oneshot_steel.checkpoint import read_history
+from oneshot_steel.checkpoint import (
+    FORMAT_VERSION,
+    model_spec,
+    new_history,
+    read_history,
+    record_epoch,
+    restore_run,
+    save_epoch,
+)
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.errors import CheckpointError, TrainingDivergedError
@@ -133,11 +141,14 @@ def test_resume_is_bit_identical(fit, split, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "b" / "history.json").read_text())["epoch"] == [1]
     resumed = fit(config, train, val, tmp_path / "b", device="cpu", progress=False)
     assert _no_timing(resumed) == _no_timing(straight)
-    a = torch.load(tmp_path / "a" / "model.pt", weights_only=True)
-    b = torch.load(tmp_path / "b" / "model.pt", weights_only=True)
+    a_dir, b_dir = tmp_path / "a", tmp_path / "b"
+    a = torch.load(a_dir / "model.pt", weights_only=True)
+    b = torch.load(b_dir / "model.pt", weights_only=True)
     assert _states_equal(a["state_dict"], b["state_dict"])
-    assert _states_equal(a["best_state_dict"], b["best_state_dict"])
     assert a["epoch"] == b["epoch"] == 3
+    best_a, best_b = (torch.load(d / "best.pt", weights_only=True) for d in (a_dir, b_dir))
+    assert best_a["epoch"] == best_b["epoch"] == straight["best_epoch"]
+    assert _states_equal(best_a["state_dict"], best_b["state_dict"])
 
 
 def test_divergence_raises_and_keeps_last_good_checkpoint(split, tmp_path: Path) -> None:
@@ -168,19 +179,20 @@ def test_checkpoint_contents_load_with_weights_only(split, tmp_path: Path) -> No
         "config",
         "history",
         "epoch",
-        "best_state_dict",
         "rng",
     } <= ckpt.keys()
+    assert "best_state_dict" not in ckpt  # the best weights live in best.pt only
     assert ckpt["config"] == TINY.to_dict() and ckpt["epoch"] == TINY.epochs
     assert isinstance(ckpt["rng"]["torch"], torch.Tensor)
     best = torch.load(tmp_path / "best.pt", weights_only=True)
     assert best["epoch"] == history["best_epoch"]
     assert history["val_loss"][history["best_epoch"] - 1] == min(history["val_loss"])
-    assert _states_equal(best["state_dict"], ckpt["best_state_dict"])
     assert read_history(tmp_path) == json.loads(json.dumps(history))
     net, _, _ = load_checkpoint(tmp_path / "best.pt")
     last, _, _ = load_checkpoint(tmp_path, weights="last")
     assert _states_equal(net.state_dict(), best["state_dict"])
+    for run in (tmp_path, tmp_path / "model.pt"):  # model.pt's "best" is read from best.pt
+        assert _states_equal(load_checkpoint(run)[0].state_dict(), best["state_dict"])
     assert _states_equal(last.state_dict(), ckpt["state_dict"])
     assert not net.training
 
@@ -266,3 +278,119 @@ def test_training_without_validation_keeps_last_epoch(split, tmp_path: Path) -> 
     best, _, _ = load_checkpoint(tmp_path, weights="best")
     last, _, _ = load_checkpoint(tmp_path, weights="last")
     assert _states_equal(best.state_dict(), last.state_dict())
+
+
+# ------------------------------------------------------------ the best weights live in best.pt
+def _epochs(out: Path, seen_best: list[bool], every: int = 1, pending: dict | None = None):
+    """Run the checkpoint side of training by hand: one small optimizer step per epoch, then
+    :func:`save_epoch` with validation losses chosen so that ``seen_best`` says which epochs
+    are the best so far. Returns each epoch's weights and the best weights still pending."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = CompactEmbeddingNet(embedding_dim=4, width=8)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    scaler = torch.amp.GradScaler("cpu", enabled=False)
+    config = replace(TINY, epochs=len(seen_best), embedding_dim=4, checkpoint_every=every)
+    cfg = config.to_dict()
+    meta = {"format": FORMAT_VERSION, "kind": "siamese", "model": model_spec(cfg, 32),
+            "config": cfg, "data": {"train": None, "val": None}}  # fmt: skip
+    history, weights = new_history("siamese"), []
+    x = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    for epoch, best in enumerate(seen_best, start=1):
+        optimizer.zero_grad()
+        net(x).square().mean().backward()
+        optimizer.step()
+        val = 10.0 - epoch if best else 100.0 + epoch  # each best lower than the one before
+        assert record_epoch(history, epoch, 1.0, {"val_loss": val}, 0.1) == best
+        full = epoch == len(seen_best) or epoch % every == 0
+        pending = save_epoch(out, {**meta, "epoch": epoch}, net, optimizer, scaler, history,
+                             pending, is_best=best, full=full)  # fmt: skip
+        weights.append({k: v.clone() for k, v in net.state_dict().items()})
+    return weights, pending, net, optimizer, scaler, cfg, meta
+
+
+def _restore(out: Path, cfg: dict, net, optimizer, scaler):
+    cfg = {**cfg, "epochs": 10}  # resuming to extend the run
+    return restore_run(out / "model.pt", torch.device("cpu"), cfg, "siamese",
+                       {"train": None, "val": None}, net, optimizer, scaler,
+                       frozenset({"epochs", "checkpoint_every"}))  # fmt: skip
+
+
+def test_model_pt_holds_no_copy_of_the_best_weights(tmp_path: Path) -> None:
+    weights, pending, *_ = _epochs(tmp_path, [True, True, False, False])
+    ckpt = torch.load(tmp_path / "model.pt", weights_only=True)
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert "best_state_dict" not in ckpt and pending is None
+    assert (ckpt["epoch"], best["epoch"]) == (4, 2)
+    assert _states_equal(best["state_dict"], weights[1])
+    assert _states_equal(load_checkpoint(tmp_path, weights="best")[0].state_dict(), weights[1])
+    assert _states_equal(load_checkpoint(tmp_path, weights="last")[0].state_dict(), weights[3])
+
+
+def test_best_epoch_between_checkpoints_is_written_with_the_next_one(tmp_path: Path) -> None:
+    weights, pending, *_ = _epochs(tmp_path, [True, True, True, False], every=2)
+    assert pending is None
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == 3 and _states_equal(best["state_dict"], weights[2])
+    assert best["history"]["best_epoch"] == 3
+
+
+def test_resume_repairs_best_pt_from_model_pt(tmp_path: Path) -> None:
+    """A crash between writing model.pt and best.pt leaves an older best.pt: resuming finds
+    the best weights in model.pt, and the next checkpoint writes them into best.pt."""
+    weights, _, net, optimizer, scaler, cfg, meta = _epochs(tmp_path, [True, False, True])
+    stale = tmp_path / "stale"
+    _epochs(stale, [True])  # the same epoch 1: what best.pt held before epoch 3
+    (stale / "best.pt").replace(tmp_path / "best.pt")
+    assert _states_equal(load_checkpoint(tmp_path)[0].state_dict(), weights[2])
+    history, pending = _restore(tmp_path, cfg, net, optimizer, scaler)
+    assert history["best_epoch"] == 3 and _states_equal(pending, weights[2])
+    with torch.no_grad():  # epoch 4 changes the weights and is not the best
+        next(net.parameters()).add_(1.0)
+    record_epoch(history, 4, 1.0, {"val_loss": 100.0}, 0.1)
+    save_epoch(tmp_path, {**meta, "epoch": 4}, net, optimizer, scaler, history, pending,
+               is_best=False, full=True)  # fmt: skip
+    best = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert best["epoch"] == 3 and _states_equal(best["state_dict"], weights[2])
+
+
+def test_older_model_pt_with_a_best_copy_still_loads_and_resumes(tmp_path: Path) -> None:
+    weights, _, net, optimizer, scaler, cfg, meta = _epochs(tmp_path, [True, False])
+    old = torch.load(tmp_path / "model.pt", weights_only=True)
+    old["best_state_dict"] = torch.load(tmp_path / "best.pt", weights_only=True)["state_dict"]
+    torch.save(old, tmp_path / "model.pt")  # the layout written before best.pt held the only copy
+    (tmp_path / "best.pt").unlink()
+    assert _states_equal(load_checkpoint(tmp_path)[0].state_dict(), weights[0])
+    history, pending = _restore(tmp_path, cfg, net, optimizer, scaler)
+    assert _states_equal(pending, weights[0]) and _states_equal(net.state_dict(), weights[1])
+    record_epoch(history, 3, 1.0, {"val_loss": 100.0}, 0.1)
+    save_epoch(tmp_path, {**meta, "epoch": 3}, net, optimizer, scaler, history, pending,
+               is_best=False, full=True)  # fmt: skip
+    assert "best_state_dict" not in torch.load(tmp_path / "model.pt", weights_only=True)
+    assert _states_equal(load_checkpoint(tmp_path)[0].state_dict(), weights[0])
+    # Without best.pt and without a copy in model.pt the best weights are lost: said loudly.
+    (tmp_path / "best.pt").unlink()
+    with pytest.warns(UserWarning, match="missing or from another run"):
+        last = load_checkpoint(tmp_path)[0]
+    assert not _states_equal(last.state_dict(), weights[0])
+    with pytest.warns(UserWarning, match="weights are lost"):
+        assert _restore(tmp_path, cfg, net, optimizer, scaler)[1] is None
+
+
+def test_resumed_training_keeps_the_best_weights(split, tmp_path: Path) -> None:
+    """Through the public API: a run interrupted after epoch 1 and resumed, also from the
+    older layout, ends with the best.pt of an uninterrupted run."""
+    train, val, _ = split
+    train_siamese(TINY, train, val, tmp_path / "a", device="cpu", progress=False)
+    for name, old_layout in (("b", False), ("c", True)):
+        out = tmp_path / name
+        train_siamese(replace(TINY, epochs=1), train, val, out, device="cpu", progress=False)
+        if old_layout:
+            ckpt = torch.load(out / "model.pt", weights_only=True)
+            ckpt["best_state_dict"] = torch.load(out / "best.pt", weights_only=True)["state_dict"]
+            torch.save(ckpt, out / "model.pt")
+            (out / "best.pt").unlink()
+        train_siamese(TINY, train, val, out, device="cpu", progress=False)
+    best = [torch.load(tmp_path / n / "best.pt", weights_only=True) for n in ("a", "b", "c")]
+    assert best[0]["epoch"] == best[1]["epoch"] == best[2]["epoch"]
+    assert all(_states_equal(best[0]["state_dict"], b["state_dict"]) for b in best[1:])

@@ -53,6 +53,19 @@ def test_parameters_are_read_with_ast_comments_and_calls_included() -> None:
     assert params["K_SHOT"] == "1"
 
 
+@pytest.mark.parametrize("chapter", ["ch05_training", "ch06_oneshot_evaluation"])
+def test_chapters_5_and_6_take_the_class_split_as_parameters(chapter: str) -> None:
+    """The split is in the parameters cell, so a variant (or papermill) may change it."""
+    notebook = f"book/{chapter}.ipynb"
+    params = notebook_parameters(REPO / notebook)
+    assert params["TRAIN_CLASSES"] == "['RS', 'Pa', 'In']"
+    assert params["TEST_CLASSES"] == "['Cr', 'PS', 'Sc']"
+    swapped = {"TRAIN_CLASSES": ["Cr", "PS", "Sc"], "TEST_CLASSES": ["RS", "Pa", "In"]}
+    check_variant(Variant("swapped", notebook, swapped))
+    nb = nbformat.read(REPO / notebook, as_version=4)
+    assert not any("globals()" in c.source for c in nb.cells)
+
+
 def _notebook(tmp_path: Path, extra: str = "K = 3") -> Path:
     nb = nbformat.v4.new_notebook()
     params = nbformat.v4.new_code_cell(PARAMETERS_CELL + "\n" + extra)

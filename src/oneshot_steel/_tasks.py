@@ -15,16 +15,25 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import augment_batch, to_model_input
+from .augment import augment_batch, random_crop, to_model_input
 from .data.imageset import ImageSet
 from .evaluate import embed
-from .losses import contrastive_loss, euclidean_distance, prototypical_loss
+from .losses import contrastive_loss, euclidean_distance, nt_xent_loss, prototypical_loss
 from .sampling import EpisodeSampler, PairSampler
 
 if TYPE_CHECKING:
     from .train import TrainConfig
 
-__all__ = ["AUGMENT", "EPISODES", "INIT", "VALIDATION", "EpisodeTask", "PairTask", "epoch_seed"]
+__all__ = [
+    "AUGMENT",
+    "EPISODES",
+    "INIT",
+    "VALIDATION",
+    "EpisodeTask",
+    "PairTask",
+    "SelfSupervisedTask",
+    "epoch_seed",
+]
 
 
 def epoch_seed(seed: int, epoch: int, stream: int) -> int:
@@ -45,6 +54,12 @@ class Task:
     def __init__(self, cfg: TrainConfig, net: nn.Module, train: ImageSet, val: ImageSet | None):
         device = next(net.parameters()).device
         self.cfg, self.net, self.device = cfg, net, device
+        if cfg.crop_size and getattr(net, "image_size", None) is not None:
+            raise ValueError(
+                f"crop_size={cfg.crop_size} needs a net that takes any input size (model "
+                f"'compact' or 'resnet18'); {type(net).__name__} takes only "
+                f"{net.image_size}x{net.image_size} images. Use crop_size=0."
+            )
         self.images, self.labels = train.images.to(device), train.labels.to(device)  # resident
         self.val = None if val is None else (val.images.to(device), val.labels.to(device))
         self.setup()
@@ -54,6 +69,8 @@ class Task:
 
     def inputs(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         c = self.cfg
+        if c.crop_size and c.crop_size < images.shape[-1]:
+            images = random_crop(images, c.crop_size, gen)
         if not c.augment:
             return to_model_input(images)
         return augment_batch(images, gen, rotate=c.rotate, flip=c.flip, brightness=c.brightness)
@@ -123,3 +140,29 @@ class EpisodeTask(Task):
         ]
         loss, acc = torch.tensor([[float(v) for v in r] for r in results]).mean(dim=0).tolist()
         return {"val_loss": loss, "val_accuracy": acc}
+
+
+class SelfSupervisedTask(EpisodeTask):
+    """Two random views of each image must find each other (NT-Xent); labels are not used.
+
+    Validation is inherited: prototypical loss and accuracy on fixed episodes of the
+    validation images, so the best epoch is still chosen on the training classes.
+    """
+
+    kind = "selfsup"
+
+    def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
+        c = self.cfg
+        gen = torch.Generator(device=self.device).manual_seed(epoch_seed(c.seed, epoch, EPISODES))
+        n = len(self.labels)
+        if c.ssl_batch < 2 or c.ssl_batch > n:
+            raise ValueError(
+                f"ssl_batch must be between 2 and {n} (training images); got {c.ssl_batch}"
+            )
+        order = torch.rand((c.episodes_per_epoch, n), generator=gen, device=self.device)
+        return list(order.argsort(dim=1)[:, : c.ssl_batch])  # distinct images within a step
+
+    def loss(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        images = self.images[batch]
+        views = self.net(self.inputs(torch.cat([images, images]), gen)).float()
+        return nt_xent_loss(*views.chunk(2), temperature=self.cfg.temperature)

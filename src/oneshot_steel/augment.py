@@ -24,7 +24,13 @@ import torch
 
 from .errors import ModelInputError
 
-__all__ = ["augment_batch", "augment_views", "dihedral_index_maps", "to_model_input"]
+__all__ = [
+    "augment_batch",
+    "augment_views",
+    "dihedral_index_maps",
+    "random_crop",
+    "to_model_input",
+]
 
 
 def _require_uint8(images: torch.Tensor, where: str) -> None:
@@ -181,3 +187,34 @@ def augment_views(image: torch.Tensor) -> torch.Tensor:
     which = torch.tensor([4 * k + 2 * hf for hf in (0, 1) for k in range(4)], device=img.device)
     views = _apply_maps(img[None].expand(8, c, h, w), which, maps)
     return views[:, 0] if squeeze else views
+
+
+def random_crop(images: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """One random ``size`` x ``size`` window of each image in ``[B, C, H, W]`` (any dtype).
+
+    Why: a texture is local, so a small window of a defect image is still an example of its
+    class. Training on windows of the native 200x200 images costs a fraction of a whole
+    image and gives every step new views; a net with global pooling
+    (:class:`~oneshot_steel.models.CompactEmbeddingNet`) then embeds whole images at test
+    time. One gather for the batch, on the images' device; ``generator`` must live there too.
+    """
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ModelInputError(f"random_crop expects a batch [B, C, H, W]; got {shape}")
+    b, c, h, w = images.shape
+    if not 1 <= size <= min(h, w):
+        raise ValueError(
+            f"crop size must be between 1 and {min(h, w)} for {h}x{w} images; got {size}"
+        )
+    if size == h == w:
+        return images
+    dev = images.device
+    u = torch.rand((b, 2), generator=generator, device=dev)
+    top = (u[:, 0] * (h - size + 1)).long().clamp_(max=h - size)
+    left = (u[:, 1] * (w - size + 1)).long().clamp_(max=w - size)
+    r = torch.arange(size, device=dev)
+    rows = (top[:, None] + r)[:, None, :, None]  # [B, 1, size, 1]
+    cols = (left[:, None] + r)[:, None, None, :]  # [B, 1, 1, size]
+    batch = torch.arange(b, device=dev)[:, None, None, None]
+    chan = torch.arange(c, device=dev)[None, :, None, None]
+    return images[batch, chan, rows, cols]

@@ -3,8 +3,11 @@
 A training run in ``out_dir`` leaves three files:
 
 - ``model.pt``: everything needed to resume (weights, optimizer, grad-scaler, config, history,
-  epoch, the best weights so far, RNG states) -- rewritten after every epoch;
-- ``best.pt``: the weights with the lowest validation loss, with their config (no optimizer);
+  epoch, RNG states) -- rewritten after every epoch (every ``checkpoint_every`` epochs);
+- ``best.pt``: the weights with the lowest validation loss, with their config (no optimizer),
+  written with the ``model.pt`` of the same epoch. It is the only copy of the best weights:
+  ``model.pt`` does not repeat them, which keeps the paper net's ``model.pt`` at 483 MB
+  instead of up to 644 MB (weights and Adam's two moments, 161 MB each);
 - ``history.json``: the per-epoch losses and timings, readable without torch.
 
 Every value stored is a tensor or a plain Python builtin (dict, list, str, int, float, bool,
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +56,18 @@ BEST_FILE = "best.pt"
 HISTORY_FILE = "history.json"
 #: Bumped when the layout of the checkpoint dict changes.
 FORMAT_VERSION = 1
-_CLASSES: dict[str, type[nn.Module]] = {"paper": PaperEmbeddingNet, "compact": CompactEmbeddingNet}
+#: The class each model name builds (by name: ResNet-18 is imported only when used).
+_CLASSES: dict[str, str] = {
+    "paper": PaperEmbeddingNet.__name__,
+    "compact": CompactEmbeddingNet.__name__,
+    "resnet18": "ResNet18Embedding",
+}
+#: TrainConfig fields added after checkpoint format 1, with the value that means "as before",
+#: so runs written before they existed still load and resume.
+_ADDED_LATER = {"crop_size": 0, "ssl_batch": 48, "temperature": 0.2, "pretrained": False}
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
+#: Config keys that may differ between best.pt and model.pt of one run (train's resumable ones).
+_SAME_RUN_MAY_CHANGE = frozenset({"epochs", "checkpoint_every"})
 
 
 def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -61,10 +75,13 @@ def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
-def read_checkpoint(path: str | os.PathLike, device: torch.device | str | None = None) -> dict:
+def read_checkpoint(
+    path: str | os.PathLike, device: torch.device | str | None = None, *, mmap: bool = False
+) -> dict:
     """Load a checkpoint dict with ``weights_only=True``; :class:`CheckpointError` if unusable.
 
-    ``path`` may be a run folder (its ``model.pt`` is read) or a file.
+    ``path`` may be a run folder (its ``model.pt`` is read) or a file. ``mmap=True`` maps the
+    tensors instead of reading them (CPU only): cheap when only the metadata is needed.
     """
     path = Path(path)
     if path.is_dir():
@@ -75,7 +92,7 @@ def read_checkpoint(path: str | os.PathLike, device: torch.device | str | None =
             f"out_dir/{MODEL_FILE}) or check the path."
         )
     try:
-        ckpt = torch.load(path, map_location=device or "cpu", weights_only=True)
+        ckpt = torch.load(path, map_location=device or "cpu", weights_only=True, mmap=mmap)
     except Exception as exc:  # unpickling errors, truncated zip archives, ...
         raise CheckpointError(
             f"Cannot read the checkpoint {path} ({type(exc).__name__}: {str(exc)[:200]}). "
@@ -111,9 +128,9 @@ def load_weights(
 ) -> None:
     """``net.load_state_dict(state_dict)``, with a :class:`CheckpointError` that explains a mismatch."""
     expected = _CLASSES.get(spec["name"])
-    if expected is None or type(net) is not expected:
+    if expected is None or type(net).__name__ != expected:
         raise CheckpointError(
-            f"{path} holds a {_describe(spec)} ({getattr(expected, '__name__', '?')}) but it was loaded into a "
+            f"{path} holds a {_describe(spec)} ({expected or '?'}) but it was loaded into a "
             f"{type(net).__name__}. Build build_model({spec['name']!r}, ...) instead, or let "
             "load_checkpoint build the right model (omit model=)."
         )
@@ -165,7 +182,11 @@ def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
         return {"name": "paper", "kwargs": {"image_size": image_size, "embedding_dim": dim}}
     if name == "compact":
         return {"name": "compact", "kwargs": {"embedding_dim": dim, "width": config["width"]}}
-    raise ValueError(f"Unknown model {name!r}; TrainConfig.model must be 'paper' or 'compact'")
+    if name == "resnet18":
+        return {"name": "resnet18", "kwargs": {"embedding_dim": dim}}
+    raise ValueError(
+        f"Unknown model {name!r}; TrainConfig.model must be 'paper', 'compact' or 'resnet18'"
+    )
 
 
 def check_resumable(
@@ -178,7 +199,7 @@ def check_resumable(
 ) -> None:
     """Raise :class:`CheckpointError` unless ``ckpt`` is an earlier state of this very run:
     same kind, same config (except the ``may_change`` keys), same data, not more epochs."""
-    old = ckpt["config"]
+    old = {**_ADDED_LATER, **ckpt["config"]}
     diff = [
         f"{k}: {old.get(k)!r} -> {v!r}"
         for k, v in config.items()
@@ -211,10 +232,11 @@ def load_checkpoint(
 ) -> tuple[nn.Module, Any, dict]:
     """``(embedding_net, TrainConfig, history)`` from a run folder, ``model.pt`` or ``best.pt``.
 
-    ``weights="best"``: the epoch with the lowest validation loss; ``"last"``: the final epoch
-    (what the paper used). ``model`` loads into an existing net instead of building one; a
-    net of another kind or size gives a :class:`CheckpointError`. The net is returned in eval
-    mode on ``device`` (default: CPU).
+    ``weights="best"``: the epoch with the lowest validation loss, read from the ``best.pt``
+    next to ``model.pt`` (older checkpoints kept a copy inside ``model.pt``); ``"last"``: the
+    final epoch (what the paper used). A ``best.pt`` path holds its epoch's weights only.
+    ``model`` loads into an existing net instead of building one; a net of another kind or
+    size gives a :class:`CheckpointError`. The net is returned in eval mode on ``device``.
     """
     from .train import TrainConfig  # train imports this module; import here, not at the top
 
@@ -223,13 +245,53 @@ def load_checkpoint(
     path = Path(path)
     path = path / MODEL_FILE if path.is_dir() else path
     ckpt = read_checkpoint(path)
-    state = ckpt["state_dict"]
-    if weights == "best" and ckpt.get("best_state_dict") is not None:
-        state = ckpt["best_state_dict"]
+    state = _best_weights(path, ckpt)[0] if weights == "best" else ckpt["state_dict"]
+    if state is None:
+        warnings.warn(
+            f"The best epoch of {path} was saved in {path.with_name(BEST_FILE)}, which is "
+            "missing or from another run; returning the last epoch's weights. Copy the run's "
+            "best.pt next to it, or pass weights='last' to silence this.",
+            stacklevel=2,
+        )
+        state = ckpt["state_dict"]
     net = build_from_spec(ckpt["model"]) if model is None else model
     load_weights(net, state, ckpt["model"], path)
     net.to(device if device is not None else "cpu").eval()
     return net, TrainConfig.from_dict(ckpt["config"]), ckpt.get("history") or {}
+
+
+def _same_run(a: dict, b: dict) -> bool:
+    """Whether two checkpoints come from one run: same kind, model, data and config."""
+    keep = [k for k in {*a["config"], *b["config"]} if k not in _SAME_RUN_MAY_CHANGE]
+    return (
+        a["kind"] == b["kind"]
+        and a["model"] == b["model"]
+        and a.get("data") == b.get("data")
+        and all(a["config"].get(k) == b["config"].get(k) for k in keep)
+    )
+
+
+def _best_weights(
+    path: Path, ckpt: dict, device: torch.device | str | None = None, *, read: bool = True
+) -> tuple[dict[str, torch.Tensor] | None, bool]:
+    """``(weights of the best epoch of ckpt, whether they are in the best.pt next to path)``.
+
+    ``best.pt`` counts only when it is this run's and holds the epoch ``ckpt``'s history calls
+    best (a crash between the two writes or a copied file can leave another). Else: the copy
+    older versions kept in ``model.pt``, or its own weights when its epoch is the best; None
+    when they are lost. ``read=False`` only checks ``best.pt`` (memory-mapped): ``(None, True)``.
+    """
+    best_epoch = (ckpt.get("history") or {}).get("best_epoch")
+    best_path = path.with_name(BEST_FILE)
+    if best_path != path and best_path.is_file():
+        best = read_checkpoint(best_path, device if read else None, mmap=not read)
+        if best["epoch"] == best_epoch and _same_run(best, ckpt):
+            return (best["state_dict"] if read else None), True
+    if ckpt.get("best_state_dict") is not None:  # written by version 0.1 before best.pt alone
+        return ckpt["best_state_dict"], False
+    if best_epoch is None or best_epoch == ckpt["epoch"]:
+        return ckpt["state_dict"], False
+    return None, False
 
 
 def save_epoch(
@@ -244,30 +306,36 @@ def save_epoch(
     is_best: bool,
     full: bool,
 ) -> dict[str, torch.Tensor] | None:
-    """Write ``best.pt`` when this epoch is the best and, when ``full``, ``model.pt`` and
-    ``history.json``. Returns the (possibly updated) copy of the best weights."""
+    """When ``full``, write ``model.pt`` and ``history.json``, then ``best.pt`` if the best
+    weights changed since the last full save; return the best weights still to be written.
+
+    ``best_state`` is that pending copy: the best epoch's weights when it fell between two full
+    saves (``checkpoint_every > 1``), or what :func:`restore_run` could not find in ``best.pt``;
+    None when ``best.pt`` is up to date. It is written after ``model.pt``: see restore_run.
+    """
     state = net.state_dict()
-    if is_best:
-        best_state = {k: v.detach().clone() for k, v in state.items()}
-        write_checkpoint(out_dir / BEST_FILE, {**meta, "state_dict": state, "history": history})
-    if full:
-        rng = {"torch": torch.get_rng_state()}  # for the record: resuming does not need it
-        device = next(iter(state.values())).device if state else torch.device("cpu")
-        if device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(device)
-        payload = {
-            **meta,
-            "state_dict": state,
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
-            "history": history,
-            # the very tensors of state_dict when this epoch is the best: torch.save stores once
-            "best_state_dict": state if is_best else best_state,
-            "rng": rng,
-        }
-        write_checkpoint(out_dir / MODEL_FILE, payload)
-        atomic_write_json(out_dir / HISTORY_FILE, history)
-    return best_state
+    if not full:
+        return {k: v.detach().clone() for k, v in state.items()} if is_best else best_state
+    rng = {"torch": torch.get_rng_state()}  # for the record: resuming does not need it
+    device = next(iter(state.values())).device if state else torch.device("cpu")
+    if device.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state(device)
+    payload = {
+        **meta,
+        "state_dict": state,
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(),
+        "history": history,
+        "rng": rng,
+    }
+    write_checkpoint(out_dir / MODEL_FILE, payload)
+    atomic_write_json(out_dir / HISTORY_FILE, history)
+    if is_best or best_state is not None:
+        best = {**meta, "state_dict": state, "history": history}
+        if not is_best:
+            best.update(epoch=history["best_epoch"], state_dict=best_state)
+        write_checkpoint(out_dir / BEST_FILE, best)
+    return None
 
 
 def restore_run(
@@ -281,14 +349,27 @@ def restore_run(
     scaler: torch.amp.GradScaler,
     may_change: frozenset[str],
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
-    """Load ``model.pt`` into ``net``/``optimizer``/``scaler``; return ``(history, best weights)``."""
+    """Load ``model.pt`` into ``net``/``optimizer``/``scaler``; return ``(history, pending)``.
+
+    ``pending`` is None when the ``best.pt`` next to ``path`` holds this history's best epoch;
+    otherwise the best weights for :func:`save_epoch` to write into ``best.pt`` at the next
+    full save (the copy an older ``model.pt`` carried, or its own weights if they are the best).
+    """
     ckpt = read_checkpoint(path, device)
     check_resumable(ckpt, config, kind, data, path, may_change)
     load_weights(net, ckpt["state_dict"], ckpt["model"], path)
     optimizer.load_state_dict(ckpt["optimizer"])
     if ckpt.get("scaler"):
         scaler.load_state_dict(ckpt["scaler"])
-    return ckpt["history"], ckpt.get("best_state_dict")
+    pending, in_best_file = _best_weights(path, ckpt, device, read=False)
+    if pending is None and not in_best_file:
+        warnings.warn(
+            f"{path.with_name(BEST_FILE)} is missing or does not hold epoch "
+            f"{ckpt['history']['best_epoch']}, the best epoch of {path}: those weights are lost. "
+            "Training continues; best.pt is written again when an epoch beats that one.",
+            stacklevel=2,
+        )
+    return ckpt["history"], pending
 
 
 def new_history(kind: str) -> dict[str, Any]:

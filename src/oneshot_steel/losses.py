@@ -15,6 +15,7 @@ __all__ = [
     "contrastive_loss",
     "contrastive_loss_grad",
     "euclidean_distance",
+    "nt_xent_loss",
     "prototypical_loss",
 ]
 
@@ -140,3 +141,32 @@ def prototypical_loss(
     loss = F.cross_entropy(logits, target)
     accuracy = (logits.argmax(dim=1) == target).to(logits.dtype).mean()
     return loss, accuracy
+
+
+def nt_xent_loss(
+    view1: torch.Tensor, view2: torch.Tensor, temperature: float = 0.2
+) -> torch.Tensor:
+    """Self-supervised contrastive loss (NT-Xent, Chen et al. 2020) of two views of B images.
+
+    Args:
+        view1, view2: embeddings ``[B, D]``; row ``i`` of both comes from the same image.
+        temperature: scales the cosine similarities; small values punish hard negatives most.
+
+    No labels: each embedding must pick its partner view out of the other ``2B - 2`` views in
+    the batch (cross-entropy over cosine similarities / temperature). Unlike eq. (1), which
+    only has to separate the few training classes, this asks the net to tell every image
+    from every other, a richer task that the learned texture features carry to new classes.
+    """
+    if view1.ndim != 2 or view1.shape != view2.shape or view1.shape[0] < 2:
+        raise ValueError(
+            f"nt_xent_loss needs two [B, D] views of the same shape with B >= 2; got "
+            f"{tuple(view1.shape)} and {tuple(view2.shape)}"
+        )
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0; got {temperature}")
+    b = view1.shape[0]
+    z = F.normalize(torch.cat([view1, view2]).float(), dim=1)
+    logits = z @ z.T / temperature
+    logits.fill_diagonal_(float("-inf"))  # an embedding is not its own partner
+    target = torch.cat([torch.arange(b, 2 * b), torch.arange(b)]).to(z.device)
+    return F.cross_entropy(logits, target)

@@ -254,11 +254,17 @@ _MODELS: dict[str, type[nn.Module]] = {
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """An embedding net by name: ``"paper"`` (Fig. 1) or ``"compact"``; kwargs go to its class."""
+    """An embedding net by name: ``"paper"`` (Fig. 1), ``"compact"`` or ``"resnet18"``
+    (:class:`~oneshot_steel.transfer.ResNet18Embedding`, untrained); kwargs go to its class."""
+    if name.lower() == "resnet18":
+        from .transfer import ResNet18Embedding  # lazy: imports torchvision
+
+        return ResNet18Embedding(**kwargs)
     try:
         cls = _MODELS[name.lower()]
     except KeyError:
-        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(_MODELS)}") from None
+        choices = sorted([*_MODELS, "resnet18"])
+        raise ValueError(f"Unknown model {name!r}; choose one of {choices}") from None
     return cls(**kwargs)
 
 

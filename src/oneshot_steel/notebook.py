@@ -11,14 +11,20 @@ needed, falling back loudly to the synthetic stand-in when that fails) and says 
 the output, so that a reader of the built book knows what produced the numbers on the page.
 When the numbers are not the real thing (synthetic data, or a reduced mode) it shows a warning
 admonition: a MyST admonition in the book, a coloured box in Jupyter and Colab.
+
+A chapter may add its own parameters after the standard lines of its ``parameters`` cell (the
+class split of chapters 5, 6 and 9, for example); :func:`class_names` reads a class list
+however papermill passed it.
 """
 
 from __future__ import annotations
 
+import ast
 import html
 import os
 import sys
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +40,8 @@ __all__ = [
     "SETUP_CELL_TEMPLATE",
     "ModeError",
     "NotebookContext",
+    "ParameterError",
+    "class_names",
     "load_data",
     "repository",
     "resolve_mode",
@@ -68,6 +76,10 @@ ctx = setup_notebook(mode=MODE, data=DATA, seed=SEED)"""
 
 class ModeError(OneShotSteelError, ValueError):
     """MODE is not one of smoke, quick, full or empty."""
+
+
+class ParameterError(OneShotSteelError, ValueError):
+    """A chapter parameter has a value the chapter cannot use."""
 
 
 def repository() -> tuple[str, str]:
@@ -344,3 +356,29 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         print(f"{name} = {value}")
         return
     _myst_glue(name, value, display=display)
+
+
+def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str, ...]:
+    """A class list parameter as a tuple of names, however it was set.
+
+    ``papermill -y "TRAIN_CLASSES: [Cr, PS, Sc]"`` injects a list; ``papermill -p`` injects
+    a string, e.g. ``'["Cr","PS","Sc"]'``, ``"[Cr, PS, Sc]"`` or ``"Cr,PS,Sc"``: all give
+    ``("Cr", "PS", "Sc")``. Whether the names are classes of the data is checked where they
+    are used (``one_shot_split`` raises ``UnknownClassError``).
+    """
+    items: Any = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            items = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            items = text.strip("[]()").replace(",", " ").split()
+        items = [items] if isinstance(items, str) else items
+    if not items or not isinstance(items, Sequence) or not all(
+        isinstance(c, str) and c.strip() for c in items
+    ):
+        raise ParameterError(
+            f"{name}={value!r} is not a list of class names. Set it to a list such as "
+            f'["Cr", "PS", "Sc"] (papermill: -y "{name}: [Cr, PS, Sc]" or -p {name} Cr,PS,Sc).'
+        )
+    return tuple(c.strip() for c in items)

@@ -59,8 +59,9 @@ class Variant:
 CH09 = "book/ch09_inspection.ipynb"
 
 #: The course's variants. Every one is executed in smoke mode by the test suite, so keep the
-#: list short. Other chapters expose only MODE, DATA and SEED in their parameters cells; a
-#: variant of them may change SEED (``--notebook ... --param SEED=1`` makes one ad hoc).
+#: list short. Chapters 5 and 6 also expose TRAIN_CLASSES and TEST_CLASSES in their parameters
+#: cells, the others only MODE, DATA and SEED; an ad-hoc variant may change those
+#: (``--notebook ... --param SEED=1`` or ``--param "TRAIN_CLASSES=[Cr, PS, Sc]"``).
 VARIANTS: tuple[Variant, ...] = (
     Variant(
         "ch09-swapped-classes",
