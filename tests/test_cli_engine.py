@@ -172,3 +172,16 @@ def test_train_rejects_unknown_and_exhaustive_classes(
     assert "Xx" in capsys.readouterr().err
     assert main([*base, "--train-classes", "Cr,In,Pa,PS,RS,Sc"]) != 0
     assert "unseen" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("loss", "kind"), [("prototypical", "episodic"), ("selfsup", "selfsup")])
+def test_train_with_other_losses_and_windows(
+    loss: str, kind: str, tiny_neu_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / loss
+    args = ["train", "--preset", "smoke", "--data", str(tiny_neu_dir), "--out", str(out)]
+    args += ["--image-size", "48", "--loss", loss, "--crop-size", "32", "--val-fraction", "0.5"]
+    args += ["--no-progress"]
+    assert main(args) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["kind"] == kind and len(history["train_loss"]) == 2

@@ -29,9 +29,10 @@ from .errors import OneShotSteelError
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
-        help="train the Siamese network on the one-shot class split",
-        description="Train the paper's Siamese network with the contrastive loss on the "
-        "training classes (default RS, Pa, In); the remaining classes stay unseen for testing. "
+        help="train an embedding network on the one-shot class split",
+        description="Train the paper's Siamese network with the contrastive loss (or another "
+        "model and loss, see --model and --loss) on the training classes (default RS, Pa, "
+        "In); the remaining classes stay unseen for testing. "
         "Writes OUT/model.pt (resumable), OUT/best.pt and OUT/history.json.",
     )
     p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
@@ -46,7 +47,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         help="classes to train on (default: RS,Pa,In); the others are the unseen test classes",
     )
     p.add_argument(
-        "--model", choices=("paper", "compact"), default=None, help="default: the preset's"
+        "--model",
+        choices=("paper", "compact", "resnet18"),
+        default=None,
+        help="default: the preset's",
+    )
+    p.add_argument(
+        "--loss",
+        choices=tuple(_LOSSES),
+        default="contrastive",
+        help="contrastive (pairs, the paper's), prototypical (episodes) or selfsup (NT-Xent on "
+        "two views of each image, no labels; chapter 8). Default: contrastive",
+    )
+    p.add_argument(
+        "--crop-size",
+        type=_int,
+        default=0,
+        metavar="PX",
+        help="train on random PX x PX windows (compact/resnet18 only; default 0: whole images)",
     )
     p.add_argument(
         "--image-size", type=_positive_int, default=100, metavar="PX", help="default: 100"
@@ -57,9 +75,16 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_train)
 
 
+_LOSSES = {"contrastive": "siamese", "prototypical": "episodic", "selfsup": "selfsup"}
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .data.splits import one_shot_split
-    from .train import TrainConfig, train_siamese
+    from .train import TrainConfig, train_episodic, train_self_supervised, train_siamese
+
+    fit = {"contrastive": train_siamese, "prototypical": train_episodic}.get(
+        args.loss, train_self_supervised
+    )
 
     data = _load_data(args.data, args.image_size)
     train_classes = list(args.train_classes)
@@ -72,9 +97,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "unseen for testing; train on fewer classes"
         )
     split = one_shot_split(data, train_classes, test_classes, args.val_fraction, args.seed)
-    overrides = {"seed": args.seed} | ({"model": args.model} if args.model else {})
+    overrides = {"seed": args.seed, "crop_size": args.crop_size}
+    overrides |= {"model": args.model} if args.model else {}
     config = TrainConfig.preset(args.preset, **overrides)
-    history = train_siamese(
+    history = fit(
         config,
         split.train,
         split.val,
@@ -84,7 +110,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     best = history.get("best_val_loss")
     print(
-        f"trained {config.model} net ({args.preset}, seed {args.seed}) on "
+        f"trained {config.model} net ({args.preset}, {args.loss} loss, seed {args.seed}) on "
         f"{','.join(train_classes)} ({len(split.train)} train / {len(split.val)} val images); "
         f"unseen: {','.join(test_classes)}; best epoch {history.get('best_epoch')}"
         + (f" (val loss {best:.4f})" if best is not None else ""),

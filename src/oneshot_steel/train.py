@@ -128,7 +128,8 @@ class TrainConfig:
 #: ``quick``: the paper recipe with 10 epochs instead of 100 and nothing else changed (same
 #: model, batch, lr, margin, 900 pairs per epoch, augmentation): about 5-9 minutes on 2 CPU cores.
 #: ``smoke``: a CI check only: the compact net (width 8, 16-d embedding), 2 epochs of 64 pairs,
-#: 64 validation pairs, 10 training and 20 validation episodes; seconds on a CPU.
+#: 64 validation pairs, 10 training and 20 validation episodes (or self-supervised steps of 16
+#: images); seconds on a CPU.
 PRESETS: dict[str, TrainConfig] = {
     "paper": TrainConfig(checkpoint_every=10),
     "quick": TrainConfig(epochs=10),
@@ -142,6 +143,7 @@ PRESETS: dict[str, TrainConfig] = {
         episodes_per_epoch=10,
         val_episodes=20,
         n_query=3,
+        ssl_batch=16,
     ),
 }
 
