@@ -74,7 +74,7 @@ class Server:
                 self.wfile.flush()
                 if mode == "stall":
                     outer.half_sent.set()
-                    outer.release.wait(10)
+                    outer.release.wait(30)  # longer than the client's timeout
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -217,9 +217,15 @@ def test_ctrl_c_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_p
         if server.half_sent.wait(10):
             signal.pthread_kill(main_thread, signal.SIGINT)  # a real Ctrl-C mid-download
 
-    threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        fetch_neu(tmp_path / "d", mirrors=[mirror], manifest=sums, progress=False, timeout=20)
+    # Ctrl-C must raise KeyboardInterrupt here, whatever handler an earlier test (or a
+    # library it imported) left installed for SIGINT in this process.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            fetch_neu(tmp_path / "d", mirrors=[mirror], manifest=sums, progress=False, timeout=20)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert_nothing_left(tmp_path)
 
 

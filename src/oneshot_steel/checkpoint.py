@@ -62,9 +62,11 @@ _CLASSES: dict[str, str] = {
     "compact": CompactEmbeddingNet.__name__,
     "resnet18": "ResNet18Embedding",
 }
-#: TrainConfig fields added after checkpoint format 1, with the value that means "as before",
-#: so runs written before they existed still load and resume.
-_ADDED_LATER = {"crop_size": 0, "ssl_batch": 48, "temperature": 0.2, "pretrained": False}
+#: TrainConfig fields added after checkpoint format 1 that change what any run computes, with
+#: the value that means "as before", so runs written before they existed still load and
+#: resume. Fields missing from an old config and not listed here (``ssl_batch``,
+#: ``temperature``) only matter to self-supervised runs, which did not exist then.
+_ADDED_LATER = {"crop_size": 0, "pretrained": False}
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
 #: Config keys that may differ between best.pt and model.pt of one run (train's resumable ones).
 _SAME_RUN_MAY_CHANGE = frozenset({"epochs", "checkpoint_every"})
@@ -203,7 +205,7 @@ def check_resumable(
     diff = [
         f"{k}: {old.get(k)!r} -> {v!r}"
         for k, v in config.items()
-        if k not in may_change and old.get(k) != v
+        if k not in may_change and k in old and old[k] != v
     ]
     problems = []
     if ckpt["kind"] != kind:
