@@ -54,7 +54,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--loss",
-        choices=tuple(_LOSSES),
+        choices=("contrastive", "prototypical", "selfsup"),
         default="contrastive",
         help="contrastive (pairs, the paper's), prototypical (episodes) or selfsup (NT-Xent on "
         "two views of each image, no labels; chapter 8). Default: contrastive",
@@ -73,9 +73,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_train)
-
-
-_LOSSES = {"contrastive": "siamese", "prototypical": "episodic", "selfsup": "selfsup"}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
