@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Every measurement that needs a GPU, in one command, for a maintainer with a CUDA machine:
+#
+#   ONESHOT_STEEL_DATA=/path/to/neu-cls bash benchmarks/gpu_session.sh OUT_DIR
+#
+# from the repository root, in the project's environment (`make install`, then
+# `source .venv/bin/activate`). It writes into OUT_DIR (nothing else is touched):
+#   gpu.txt               nvidia-smi and the torch build
+#   benchmark/*.json      bench_training.py and bench_inference.py (ratios vs paper-style)
+#   times.tsv             wall seconds of every step below
+#   reproduce/            the paper preset over 3 seeds: results.md, results.json, checkpoints;
+#                         oneshot/seed0 is the timed `train --preset paper` run (target < 60 s)
+#   notebooks/            chapters 5-7 executed in full mode from empty checkpoints
+#                         (target: the three under 10 minutes together)
+# Then copy the figures into benchmarks/RESULTS.md and the chapter headers.
+#
+# CHECK=1 runs the same steps at smoke size on any device (a few minutes on 2 CPU cores): a
+# test of this script, not a measurement.
+set -euo pipefail
+OUT=${1:?usage: [CHECK=1] [DEVICE=cuda] bash benchmarks/gpu_session.sh OUT_DIR}
+DATA=${ONESHOT_STEEL_DATA:?set ONESHOT_STEEL_DATA to the NEU-CLS folder}
+PY=${PYTHON:-python}
+if [[ ${CHECK:-0} == 1 ]]; then
+  DEVICE=${DEVICE:-cpu} PRESET=smoke MODE=smoke QUICK=(--quick) SIZE=32
+else
+  DEVICE=${DEVICE:-cuda} PRESET=paper MODE=full QUICK=() SIZE=100
+fi  # SIZE: the image side reproduce uses for the preset (oneshot_steel.reproduce.IMAGE_SIZE)
+if [[ -e $OUT/times.tsv ]]; then
+  echo "$OUT already holds a session (times.tsv); choose a new folder." >&2
+  exit 2
+fi
+mkdir -p "$OUT/notebooks"
+OUT=$(cd "$OUT" && pwd)
+printf 'step\tseconds\n' >"$OUT/times.tsv"
+
+timed() {  # timed NAME COMMAND...: run it, append its wall seconds to times.tsv
+  local name=$1 start=$SECONDS
+  shift
+  echo "== $name: $*"
+  "$@"
+  printf '%s\t%s\n' "$name" $((SECONDS - start)) >>"$OUT/times.tsv"
+}
+
+{
+  nvidia-smi || echo "(no nvidia-smi)"
+  "$PY" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda, \
+'available', torch.cuda.is_available())"
+} >"$OUT/gpu.txt" 2>&1
+
+timed benchmark "$PY" -m oneshot_steel benchmark --device "$DEVICE" "${QUICK[@]}" \
+  --out "$OUT/benchmark"
+# The paper run, timed on its own (wall clock, start-up included); reproduce reuses it as seed 0.
+timed train_paper_seed0 "$PY" -m oneshot_steel train --preset "$PRESET" --data "$DATA" \
+  --image-size "$SIZE" --device "$DEVICE" --seed 0 --out "$OUT/reproduce/oneshot/seed0" --no-progress
+timed reproduce "$PY" -m oneshot_steel reproduce --preset "$PRESET" --seeds 0,1,2 \
+  --data "$DATA" --device "$DEVICE" --out "$OUT/reproduce" --no-progress
+# Chapters 5-7 from empty checkpoints, one after another, as a reader would run them.
+for chapter in ch05_training ch06_oneshot_evaluation ch07_baselines; do
+  timed "$chapter" env ONESHOT_STEEL_MODE="$MODE" ONESHOT_STEEL_CHECKPOINTS="$OUT/checkpoints" \
+    "$PY" -m papermill --no-progress-bar -k python3 \
+    "book/$chapter.ipynb" "$OUT/notebooks/$chapter.ipynb"
+done
+column -t "$OUT/times.tsv"
+echo "Done: $OUT"
