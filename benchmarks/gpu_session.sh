@@ -21,10 +21,12 @@ OUT=${1:?usage: [CHECK=1] [DEVICE=cuda] bash benchmarks/gpu_session.sh OUT_DIR}
 DATA=${ONESHOT_STEEL_DATA:?set ONESHOT_STEEL_DATA to the NEU-CLS folder}
 PY=${PYTHON:-python}
 if [[ ${CHECK:-0} == 1 ]]; then
-  DEVICE=${DEVICE:-cpu} PRESET=smoke MODE=smoke QUICK=(--quick) SIZE=32
+  DEVICE=${DEVICE:-cpu} PRESET=smoke MODE=smoke QUICK=(--quick)
 else
-  DEVICE=${DEVICE:-cuda} PRESET=paper MODE=full QUICK=() SIZE=100
-fi  # SIZE: the image side reproduce uses for the preset (oneshot_steel.reproduce.IMAGE_SIZE)
+  DEVICE=${DEVICE:-cuda} PRESET=paper MODE=full QUICK=()
+fi
+# The image side reproduce uses for this preset, so that it reuses the timed run below.
+SIZE=$("$PY" -c "from oneshot_steel.reproduce import IMAGE_SIZE; print(IMAGE_SIZE['$PRESET'])")
 if [[ -e $OUT/times.tsv ]]; then
   echo "$OUT already holds a session (times.tsv); choose a new folder." >&2
   exit 2

@@ -79,9 +79,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .data.splits import one_shot_split
     from .train import TrainConfig, train_episodic, train_self_supervised, train_siamese
 
-    fit = {"contrastive": train_siamese, "prototypical": train_episodic}.get(
-        args.loss, train_self_supervised
-    )
+    fit = {
+        "contrastive": train_siamese,
+        "prototypical": train_episodic,
+        "selfsup": train_self_supervised,
+    }[args.loss]
 
     data = _load_data(args.data, args.image_size)
     train_classes = list(args.train_classes)
