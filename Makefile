@@ -19,6 +19,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make book   - set up, fetch data (or fall back to the synthetic stand-in), execute and build the HTML book"
 	@echo "make book-student / book-instructor - the book without / with exercise solutions"
+	@echo "make student-notebooks - the chapters without solutions, for the student edition's launch buttons"
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
 	@echo "make data   - fetch and verify NEU-CLS into data/neu-cls"
 	@echo "make lint   - ruff"
@@ -30,7 +31,7 @@ $(PY):
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -c "import torch, torchvision" 2>/dev/null || $(TORCH_PIP_ENV) $(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[book,dev]"
+	$(PY) -m pip install -q -e ".[book,dev,onnx]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
@@ -69,6 +70,14 @@ book book-student book-instructor: install
 	export ONESHOT_STEEL_EDITION="$(BOOK_EDITION)"; \
 	echo "Building the $(BOOK_EDITION) book: data=$$ONESHOT_STEEL_DATA mode=$${ONESHOT_STEEL_MODE:-auto (full on a GPU, quick on a CPU)}"; \
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going $(BOOK_OUTPUT)
+
+# The student notebooks (src/oneshot_steel/student.py): every chapter of _toc.yml without its
+# exercise solutions (text and gated code cells), written whole to _build/student-notebooks/book/
+# and then swapped in. The book workflow publishes them to the `student` branch, which the
+# student edition's Colab and Binder buttons open (see book/instructors.md).
+.PHONY: student-notebooks
+student-notebooks: install
+	$(PY) -m oneshot_steel.student --out _build/student-notebooks
 
 # What the browser test needs: Chromium (the Debian package; ONESHOT_STEEL_CHROMIUM may name
 # another Chromium or Chrome instead) and a local MathJax 3, so the book renders offline.

@@ -4,11 +4,13 @@ Measures, for the paper's model (Fig. 1), batch 32 and 900 pairs per epoch:
 
 1. the fraction of step time our pipeline spends generating pairs and augmenting them
    (target < 5 %), from an instrumented loop built from the package's own pieces
-   (``PairSampler``, ``augment_batch``, the model, ``contrastive_loss``), synchronising the
-   device between the data part and the compute part;
-2. seconds per epoch of that loop and of the paper-style pipeline (:mod:`paper_style`),
-   run alternately step by step so that a change in machine load hits both alike, and their
-   ratio;
+   (``PairSampler``, ``augment_batch``, the model, ``contrastive_loss``, fused Adam),
+   synchronising the device between the data part and the compute part;
+2. seconds per epoch of three pipelines run alternately step by step, so that a change in
+   machine load hits all alike: that loop with the precision and memory layout the package
+   chooses for the device (``precision.autocast_settings``: bf16 + channels_last on a CPU
+   with native bf16), the same loop in plain float32 NCHW (the trainer as it was before
+   that choice existed), and the paper-style pipeline (:mod:`paper_style`); and the ratios;
 3. for reference, seconds per epoch of the real ``train_siamese`` (its per-epoch
    ``history["seconds"]``, which excludes checkpoint writing): it should match item 2.
 
@@ -40,13 +42,16 @@ from oneshot_steel.data.loading import load_neu  # noqa: E402
 from oneshot_steel.data.splits import one_shot_split  # noqa: E402
 from oneshot_steel.losses import contrastive_loss, euclidean_distance  # noqa: E402
 from oneshot_steel.models import build_model  # noqa: E402
+from oneshot_steel.precision import AutocastSettings, autocast_settings  # noqa: E402
 from oneshot_steel.sampling import PairSampler  # noqa: E402
-from oneshot_steel.train import TrainConfig, autocast_settings, train_siamese  # noqa: E402
+from oneshot_steel.train import TrainConfig, fused_adam, train_siamese  # noqa: E402
 
 REAL_DATA = Path("/work/shared/data/neu-cls")
 AMP_NOTE = (
-    "ours: bf16/fp16 autocast on CUDA, fp32 on CPU (train.autocast_settings); paper-style: fp32"
+    "ours: precision.autocast_settings (bf16/fp16 on CUDA; bf16 + channels_last on a CPU with "
+    "native bf16, fp32 + channels_last on other CPUs); ours_fp32: float32 NCHW; paper-style: fp32"
 )
+FP32_NCHW = AutocastSettings(False, None, False, "float32 NCHW: the trainer before bf16 on CPUs")
 
 
 def load_data(data: str | None):
@@ -62,13 +67,19 @@ class Ours:
     the uint8 gather and the batched augmentation) and compute (forward, loss, backward, Adam).
     """
 
-    def __init__(self, train_set, config: TrainConfig, device: torch.device):
+    def __init__(
+        self,
+        train_set,
+        config: TrainConfig,
+        device: torch.device,
+        amp: AutocastSettings | None = None,
+    ):
         self.config, self.device = config, device
+        self.amp = amp or autocast_settings(device, config.amp)
         self.net = build_model(
             "paper", image_size=train_set.image_size, embedding_dim=config.embedding_dim
-        ).to(device)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr, betas=config.betas)
-        self.amp = autocast_settings(device, config.amp)
+        ).to(device, memory_format=self.amp.memory_format)
+        self.opt = fused_adam(self.net, config.lr, config.betas)
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp.use_grad_scaler)
         self.images, labels = train_set.images.to(device), train_set.labels.to(device)
         self.sampler = PairSampler(labels, config.pairs_per_epoch, config.p_same, config.seed)
@@ -84,6 +95,7 @@ class Ours:
         for s in range(0, len(same), c.batch_size):
             b1, b2 = i1[s : s + c.batch_size], i2[s : s + c.batch_size]
             x = augment_batch(torch.cat([self.images[b1], self.images[b2]]), gen)
+            x = x.contiguous(memory_format=amp.memory_format)
             sync(dev)
             t1 = time.perf_counter()
             with torch.autocast(dev.type, dtype=amp.dtype, enabled=amp.enabled):
@@ -132,35 +144,46 @@ class PaperStyle:
 
 
 def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: int) -> dict:
-    """Alternate single steps of the two pipelines, so load changes hit both alike.
+    """Alternate single steps of the three pipelines, so load changes hit all alike.
 
     Round 0 (one epoch of each) is a warm-up and is not counted. Seconds per epoch are the
-    sums of the step times of each counted epoch; the ratio is also given as the median of
-    per-step ratios, which pairs each of our steps with the paper-style step next to it.
+    sums of the step times of each counted epoch; each ratio is also given as the median of
+    per-step ratios, which pairs each of our steps with the other pipeline's step next to it.
     """
-    ours, paper = Ours(train_set, config, device), PaperStyle(train_set, config, device)
-    epoch_o, epoch_p, data_o, data_p, ratios = [], [], 0.0, 0.0, []
+    pipes = {
+        "ours": Ours(train_set, config, device),
+        "ours_fp32": Ours(train_set, config, device, FP32_NCHW),
+        "paper_style": PaperStyle(train_set, config, device),
+    }
+    epoch_s = {k: [] for k in pipes}
+    data_s = dict.fromkeys(pipes, 0.0)
+    ratios: dict[str, list[float]] = {"ours_fp32": [], "paper_style": []}
     for epoch in range(epochs + 1):
-        so, sp = [], []
-        for o, p in zip(ours.steps(epoch), paper.steps(epoch), strict=True):
-            so.append(o)
-            sp.append(p)
-        tot_o, tot_p = sum(x for x, _ in so), sum(x for x, _ in sp)
-        print(f"  round {epoch}: ours {tot_o:.2f} s, paper-style {tot_p:.2f} s", file=sys.stderr)
+        steps = {k: [] for k in pipes}
+        for row in zip(*(p.steps(epoch) for p in pipes.values()), strict=True):
+            for k, step in zip(pipes, row, strict=True):
+                steps[k].append(step)
+        totals = {k: sum(x for x, _ in v) for k, v in steps.items()}
+        print(f"  round {epoch}: " + ", ".join(f"{k} {t:.2f} s" for k, t in totals.items()),
+              file=sys.stderr)
         if epoch == 0:
             continue
-        epoch_o.append(tot_o)
-        epoch_p.append(tot_p)
-        data_o += sum(d for _, d in so)
-        data_p += sum(d for _, d in sp)
-        ratios += [p[0] / o[0] for o, p in zip(so, sp, strict=True)]
-    return {
-        "ours": {"epoch_s_median": statistics.median(epoch_o), "epoch_s": epoch_o,
-                 "data_fraction": data_o / sum(epoch_o)},
-        "paper_style": {"epoch_s_median": statistics.median(epoch_p), "epoch_s": epoch_p,
-                        "data_fraction": data_p / sum(epoch_p)},
-        "step_ratio_median": statistics.median(ratios),
-    }  # fmt: skip
+        for k in pipes:
+            epoch_s[k].append(totals[k])
+            data_s[k] += sum(d for _, d in steps[k])
+        for k in ratios:
+            ratios[k] += [o[0] / n[0] for n, o in zip(steps["ours"], steps[k], strict=True)]
+    out = {
+        k: {"epoch_s_median": statistics.median(epoch_s[k]), "epoch_s": epoch_s[k],
+            "data_fraction": data_s[k] / sum(epoch_s[k])}
+        for k in pipes
+    }
+    out["ours"]["precision"] = pipes["ours"].amp.precision
+    out["ours"]["channels_last"] = pipes["ours"].amp.channels_last
+    out["ours"]["reason"] = pipes["ours"].amp.reason
+    out["step_ratio_median"] = statistics.median(ratios["paper_style"])
+    out["step_ratio_vs_fp32_median"] = statistics.median(ratios["ours_fp32"])
+    return out  # fmt: skip
 
 
 def package_epochs(train_set, config: TrainConfig, device: torch.device, epochs: int) -> dict:
@@ -192,8 +215,13 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
         file=sys.stderr,
     )
     pair = interleaved(train_set, config, device, epochs)
-    ours, paper = pair["ours"], pair["paper_style"]
+    ours, paper, fp32 = pair["ours"], pair["paper_style"], pair["ours_fp32"]
     print(f"  ours: data fraction {100 * ours['data_fraction']:.2f} %", file=sys.stderr)
+    print(
+        f"  ours ({ours['reason']}) vs float32 NCHW: "
+        f"{fp32['epoch_s_median'] / ours['epoch_s_median']:.2f}x per epoch",
+        file=sys.stderr,
+    )
     package = package_epochs(train_set, config, device, 1 if quick else 2)
     print(f"  train_siamese itself: {package['epoch_s_median']:.2f} s/epoch", file=sys.stderr)
     return {
@@ -214,10 +242,18 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
         },
         "precision": AMP_NOTE,
         "ours": ours,
+        "ours_fp32": fp32,
         "paper_style": paper,
         "ours_train_siamese": package,
         "epoch_speedup": paper["epoch_s_median"] / ours["epoch_s_median"],
         "step_speedup_median": pair["step_ratio_median"],
+        "epoch_speedup_vs_fp32": fp32["epoch_s_median"] / ours["epoch_s_median"],
+        "step_speedup_vs_fp32_median": pair["step_ratio_vs_fp32_median"],
+        "paper_preset_estimate_min": {
+            k: v["epoch_s_median"] * TrainConfig.preset("paper").epochs
+            * TrainConfig.preset("paper").pairs_per_epoch / config.pairs_per_epoch / 60
+            for k, v in (("ours", ours), ("ours_fp32", fp32), ("paper_style", paper))
+        },
         "targets": {"data_fraction_lt": 0.05},
     }
 

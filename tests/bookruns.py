@@ -20,7 +20,14 @@ from pathlib import Path
 
 import nbformat
 import yaml
-from booktools import REPO, model_notebook, page_source, toc_entries, toc_notebooks
+from booktools import (
+    REPO,
+    load_config,
+    model_notebook,
+    page_source,
+    toc_entries,
+    toc_notebooks,
+)
 
 MATHJAX_PREFIX = REPO / "_build" / "mathjax"
 MATHJAX_ES5 = MATHJAX_PREFIX / "node_modules" / "mathjax" / "es5"
@@ -73,18 +80,24 @@ def smoke_run(source: Path, root: Path = REPO) -> SmokeRun:
     source = source.resolve()
     if source in _RUNS:
         return _RUNS[source]
+    run = execute(source, papermill_output(source, root), smoke_env())
+    _RUNS[source] = run
+    return run
+
+
+def execute(source: Path, output: Path, env: dict[str, str]) -> SmokeRun:
+    """Run ``source`` with papermill into ``output`` under ``env`` (MODE and DATA from it)."""
     import papermill
 
-    output = papermill_output(source, root)
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     error = ""
-    with patched_environ(smoke_env()):
+    with patched_environ(env):
         try:
             papermill.execute_notebook(
                 str(source),
                 str(output),
-                parameters={"MODE": "smoke", "DATA": smoke_data()},
+                parameters={"MODE": env["ONESHOT_STEEL_MODE"], "DATA": env["ONESHOT_STEEL_DATA"]},
                 kernel_name="python3",
                 cwd=str(source.parent),
                 progress_bar=False,
@@ -92,9 +105,7 @@ def smoke_run(source: Path, root: Path = REPO) -> SmokeRun:
             )
         except Exception as err:  # the test reports it; the build then fails on it too
             error = f"{type(err).__name__}: {err}"
-    run = SmokeRun(source, output, time.perf_counter() - start, error)
-    _RUNS[source] = run
-    return run
+    return SmokeRun(source, output, time.perf_counter() - start, error)
 
 
 def prime_execution_cache(run: SmokeRun, cache_dir: Path) -> bool:
@@ -199,9 +210,13 @@ def ensure_local_mathjax() -> Path:
     return MATHJAX_ES5
 
 
-def build_book(root: Path, out: Path, **env: str) -> Build:
-    """``jupyter-book build root -W -n --keep-going --all`` into ``out``; raises with the log."""
-    cmd = [*jupyter_book(), "build", str(root), "-W", "-n", "--keep-going", "--all"]
+def build_book(root: Path, out: Path, strict: bool = True, **env: str) -> Build:
+    """``jupyter-book build root -W -n --keep-going --all`` into ``out``; raises with the log.
+
+    ``strict=False`` drops ``-W`` (warnings are then not errors).
+    """
+    cmd = [*jupyter_book(), "build", str(root), *(["-W"] if strict else []), "-n", "--keep-going"]
+    cmd += ["--all"]
     cmd += ["--path-output", str(out)]
     start = time.perf_counter()
     proc = subprocess.run(
@@ -303,3 +318,42 @@ def make_mini_book(root: Path, notebook: str = "book/ch99_pipeline_check") -> Pa
     ]
     (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
     return root / f"{notebook}.ipynb"
+
+
+# ------------------------------------------------------------------------- the launch book
+@dataclass
+class LaunchBook:
+    root: Path
+    chapters: list[Path]  # the complete chapters, as the repository holds them
+    complete: Build
+    student: Build
+
+
+def launch_book(base: Path, chapters: tuple[str, ...]) -> LaunchBook:
+    """Real chapters of the book in a book of their own, both editions, built without executing.
+
+    The launch buttons and the solutions do not depend on outputs, so the notebooks are not run
+    (seconds instead of minutes); the build then warns about glued values it cannot find, hence
+    no ``-W`` here. ``base`` must be a fresh folder.
+    """
+    root = base / "launch-book"
+    (root / "book").mkdir(parents=True)
+    config = load_config(REPO)
+    config["execute"]["execute_notebooks"] = "off"
+    (root / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext")
+    shutil.copy2(REPO / "book" / "references.bib", root / "book" / "references.bib")
+    (root / "book" / "intro.md").write_text("# Launch check\n\nReal chapters.\n", encoding="utf-8")
+    for name in chapters:
+        shutil.copy2(REPO / "book" / f"{name}.ipynb", root / "book" / f"{name}.ipynb")
+    toc = {
+        "format": "jb-book",
+        "root": "book/intro",
+        "chapters": [{"file": f"book/{name}"} for name in chapters],
+    }
+    (root / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    complete = build_book(root, root / "_build" / "complete", strict=False)
+    student = build_book(
+        root, root / "_build" / "student", strict=False, ONESHOT_STEEL_EDITION="student"
+    )
+    return LaunchBook(root, toc_notebooks(root), complete, student)

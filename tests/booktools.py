@@ -14,7 +14,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from oneshot_steel.notebook import PARAMETERS_CELL, setup_cell
+from oneshot_steel.glue import glue_cell_problems, sync_glue_cells
+from oneshot_steel.notebook import CHECKPOINTS_PARAMETER, PARAMETERS_CELL, setup_cell
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,6 +38,28 @@ def colab_url(rel_path: str, root: Path = REPO) -> str:
     org_repo = url.split("github.com/", 1)[1]
     base = config["launch_buttons"]["colab_url"].rstrip("/")
     return f"{base}/github/{org_repo}/blob/{branch}/{rel_path}"
+
+
+_LAUNCH_HREF = re.compile(r'href="(https://(?:colab\.research\.google\.com|mybinder\.org)/[^"]+)"')
+
+
+def launch_links(page: str, root: Path = REPO) -> list[tuple[str, str, str]]:
+    """Every Colab and Binder link of the HTML ``page``: (link, branch, notebook path).
+
+    Raises AssertionError for a launch link that opens no notebook of ``root``'s repository.
+    """
+    slug = re.escape(repository(root)[0].split("github.com/", 1)[1])
+    patterns = (
+        rf"https://colab\.research\.google\.com/github/{slug}/blob/([^/]+)/(.+)",
+        rf"https://mybinder\.org/v2/gh/{slug}/([^?]+)\?urlpath=(?:lab/)?tree/(.+)",
+    )
+    found = []
+    for link in sorted(set(_LAUNCH_HREF.findall(page))):
+        link = link.replace("&amp;", "&").replace("%2F", "/")
+        match = next((m for p in patterns if (m := re.fullmatch(p, link))), None)
+        assert match, f"launch link {link} names no notebook of the repository"
+        found.append((link, match.group(1), match.group(2)))
+    return found
 
 
 def toc_entries(root: Path = REPO) -> list[str]:
@@ -125,6 +148,18 @@ Equation {eq}`eq-pipeline` has a margin $m > 0$.
         _code("# NBVAL_CHECK_OUTPUT\nprint(ctx.mode, ctx.seed, type(ctx.synthetic).__name__)"),
         _code(
             """
+from oneshot_steel.notebook import glue
+
+glue("pipeline_share", 100 / 3)  # GLUED-NUMBER: 33.3 in the text
+glue("pipeline_mode", ctx.mode)
+"""
+        ),
+        _md(
+            "A third is {glue:text}`pipeline_share:.1f` % and this run's mode is "
+            "{glue:text}`pipeline_mode`."
+        ),
+        _code(
+            """
 import matplotlib.pyplot as plt
 import torch
 
@@ -184,6 +219,7 @@ It is printed by the setup cell.
         ),
     ]
     nb = nbformat.v4.new_notebook(cells=cells)
+    sync_glue_cells(nb)  # the cell that shows the glued numbers on Colab, as in the chapters
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -195,6 +231,17 @@ It is printed by the setup cell.
 
 # ------------------------------------------------------------------------- notebook hygiene
 _ENV_GET = {"MODE": "ONESHOT_STEEL_MODE", "DATA": "ONESHOT_STEEL_DATA"}
+
+
+def _reads_env(value: ast.expr | None, var: str) -> bool:
+    """``value`` is ``os.environ.get("var", ...)``: papermill and the environment both set it."""
+    return bool(
+        isinstance(value, ast.Call)
+        and ast.unparse(value.func) == "os.environ.get"
+        and value.args
+        and isinstance(value.args[0], ast.Constant)
+        and value.args[0].value == var
+    )
 
 
 def parameters_problems(source: str) -> list[str]:
@@ -210,19 +257,48 @@ def parameters_problems(source: str) -> list[str]:
                 assigned[target.id] = node.value
     problems = []
     for name, var in _ENV_GET.items():
-        value = assigned.get(name)
-        ok = (
-            isinstance(value, ast.Call)
-            and ast.unparse(value.func) == "os.environ.get"
-            and value.args
-            and isinstance(value.args[0], ast.Constant)
-            and value.args[0].value == var
-        )
-        if not ok:
+        if not _reads_env(assigned.get(name), var):
             problems.append(f'the parameters cell must set {name} = os.environ.get("{var}", "")')
+    if "CHECKPOINTS" in assigned and not _reads_env(
+        assigned["CHECKPOINTS"], "ONESHOT_STEEL_CHECKPOINTS"
+    ):
+        problems.append(
+            "the parameters cell must set "
+            'CHECKPOINTS = os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "")'
+        )
     seed = assigned.get("SEED")
     if not (isinstance(seed, ast.Constant) and isinstance(seed.value, int)):
         problems.append("the parameters cell must set SEED to an int")
+    return problems
+
+
+def checkpoints_problems(cells: list, params: list[int]) -> list[str]:
+    """A chapter that trains (calls runs_dir) has the CHECKPOINTS parameter and honours it."""
+    calls = []
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or "runs_dir(" not in cell.source:
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            return [f"cell {i} calls runs_dir but is not plain Python"]
+        calls += [
+            (i, node)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "runs_dir"
+        ]
+    if not calls:
+        return []
+    problems = []
+    if len(params) == 1 and CHECKPOINTS_PARAMETER not in cells[params[0]].source:
+        problems.append(
+            "the notebook calls runs_dir, so its parameters cell must have the line "
+            f"{CHECKPOINTS_PARAMETER!r} (oneshot_steel.notebook.CHECKPOINTS_PARAMETER)"
+        )
+    for i, call in calls:
+        passed = {k.arg: ast.unparse(k.value) for k in call.keywords}
+        if passed.get("checkpoints") != "CHECKPOINTS":
+            problems.append(f"cell {i}: runs_dir(...) must pass checkpoints=CHECKPOINTS")
     return problems
 
 
@@ -255,6 +331,9 @@ def notebook_problems(path: Path, root: Path = REPO) -> list[str]:
         problems.append("the 'parameters' cell must be a code cell")
     else:
         problems += parameters_problems(cells[params[0]].source)
+
+    problems += checkpoints_problems(cells, params)
+    problems += glue_cell_problems(nb)
 
     expected_setup = setup_cell(url, branch).strip()
     setups = [i for i, c in code if c.source.strip() == expected_setup]

@@ -134,6 +134,20 @@ def test_failing_cell_fails_the_build(tmp_path: Path) -> None:
         build_book(root, root / "_build" / "out")
 
 
+def test_smoke_run_labels_its_glued_numbers_and_hides_the_colab_box(mini: MiniBook) -> None:
+    """The mini book runs in smoke mode: its glued number says so; the Colab box is not shown."""
+    page = (mini.complete.html / "book" / f"{mini.notebook.stem}.html").read_text(encoding="utf-8")
+    assert re.search(
+        r'<span class="pasted-text">33\.3</span><sup class="oneshot-mode-label">'
+        r'<abbr title="smoke mode:[^"]*">smoke</abbr></sup>',
+        page,
+    ), "the glued 33.3 of a smoke run carries no label"
+    # A glued word is not a number: no label. The show_glued cell (for Colab) is removed.
+    assert '<span class="pasted-text">smoke</span>.' in page
+    assert "show_glued" not in page and "Numbers in the text above" not in page
+    assert page.count('class="oneshot-mode-note"') >= 1  # under the figure
+
+
 # --------------------------------------------------------------------- editions
 def test_solutions_only_in_the_complete_edition(mini: MiniBook) -> None:
     page = f"book/{mini.notebook.stem}.html"

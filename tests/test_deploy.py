@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -226,6 +227,8 @@ def test_onnx_round_trip_gives_the_same_embeddings(
     pytest.importorskip("onnx")
     path = export_onnx(compact, tmp_path / "net.onnx", image_size=40)
     net = OnnxEmbeddingNet(path)
+    if importlib.util.find_spec("onnxruntime") is not None:  # the `onnx` extra installs it
+        assert net.runtime == "onnxruntime"
     torch.testing.assert_close(embed(net, images), embed(compact, images), atol=1e-5, rtol=1e-5)
     assert net(torch.zeros(1, 1, 40, 40)).shape == (1, 8)  # free batch dimension
 

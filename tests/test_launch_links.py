@@ -1,4 +1,7 @@
-"""The repository is named once (_config.yml), and every launch link leads to a real notebook."""
+"""The repository is named once (_config.yml), and every launch link leads to a real notebook.
+
+The student edition's links open the student notebooks: see also test_student_notebooks.py.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from bookruns import (
 from booktools import (
     REPO,
     colab_url,
+    launch_links,
     load_config,
     page_source,
     repository,
@@ -23,6 +27,7 @@ from booktools import (
 )
 
 import oneshot_steel.notebook as helper
+from oneshot_steel.student import STUDENT_BRANCH, write_student_notebooks
 
 CHAPTERS = toc_notebooks()
 COLAB_HREF = re.compile(r'href="(https://colab\.research\.google\.com/github/[^"]+)"')
@@ -124,3 +129,23 @@ def test_model_notebook_launch_links_resolve(mini: MiniBook) -> None:
     assert _check_launch_links(mini.complete.html, mini.root) == 1
     url, branch = repository(mini.root)
     assert _install_targets(mini.notebook) == [f"{url}@{branch}"]
+
+
+def test_model_notebook_student_links_open_the_student_notebook(
+    mini: MiniBook, tmp_path: Path
+) -> None:
+    # The student edition opens the same path on the student branch, where the book workflow
+    # publishes `make student-notebooks`; the copy holds the exercises and none of the solutions.
+    out = tmp_path / "student-notebooks"
+    write_student_notebooks(mini.root, out)
+    rel = mini.notebook.relative_to(mini.root).as_posix()
+    page = (mini.student.html / rel).with_suffix(".html").read_text(encoding="utf-8")
+    links = launch_links(page, mini.root)
+    assert len({link for link, _, _ in links}) == 2, links  # Colab (button and badge), Binder
+    for link, branch, path in links:
+        assert (branch, path) == (STUDENT_BRANCH, rel), link
+        text = (out / path).read_text(encoding="utf-8")
+        for marker in ("SOLUTION-PLAIN", "SOLUTION-GATED", "SOLUTION-CODE"):
+            assert marker in mini.notebook.read_text(encoding="utf-8")
+            assert marker not in text, f"{link} opens a notebook holding {marker}"
+        assert "Compute twice the seed." in text

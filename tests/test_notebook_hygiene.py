@@ -23,7 +23,8 @@ from booktools import (
     toc_notebooks,
 )
 
-from oneshot_steel.notebook import PARAMETERS_CELL, setup_cell
+from oneshot_steel.glue import DISPLAY_CELL_IMPORT
+from oneshot_steel.notebook import CHECKPOINTS_PARAMETER, PARAMETERS_CELL, setup_cell
 
 CHAPTERS = toc_notebooks()
 
@@ -54,6 +55,33 @@ def test_every_book_notebook_is_in_the_toc() -> None:
 
 def test_parameters_constant_is_the_canonical_cell() -> None:
     assert parameters_problems(PARAMETERS_CELL) == []
+    assert parameters_problems(f"{PARAMETERS_CELL}\n{CHECKPOINTS_PARAMETER}") == []
+
+
+TRAINING_CHAPTERS = [p for p in CHAPTERS if "runs_dir(" in p.read_text(encoding="utf-8")]
+
+
+def test_chapters_that_train_have_the_checkpoints_parameter() -> None:
+    """Chapters 5-9 keep trained runs; CHECKPOINTS (Drive on Colab) must be a parameter there."""
+    assert [p.stem[:4] for p in TRAINING_CHAPTERS] == ["ch05", "ch06", "ch07", "ch08", "ch09"]
+    for path in TRAINING_CHAPTERS:
+        nb = nbformat.read(path, as_version=4)
+        (params,) = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert CHECKPOINTS_PARAMETER in params.source.splitlines(), path.name
+
+
+def test_ch05_explains_checkpoints_as_a_parameter() -> None:
+    """The prose points at the parameter, which comes first, not at a cell after the training."""
+    nb = nbformat.read(REPO / "book" / "ch05_training.ipynb", as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert 'set `CHECKPOINTS = "/content/drive/MyDrive/oneshot-steel"`' in prose
+    assert "before\nthe cell that sets `RUNS`" not in prose
+
+
+def test_training_model_notebook_passes(tmp_path: Path) -> None:
+    nb = model_notebook(REL)
+    _trains(nb)
+    assert notebook_problems(_write(tmp_path, nb), tmp_path) == []
 
 
 # --------------------------------------------------------------------- the checker
@@ -167,6 +195,53 @@ def _other_kernel(nb):
     nb.metadata["kernelspec"]["name"] = "conda-env-foo"
 
 
+def _display_cell_index(nb) -> int:
+    return next(i for i, c in enumerate(nb.cells) if c.source.startswith(DISPLAY_CELL_IMPORT))
+
+
+def _no_glue_display(nb):
+    del nb.cells[_display_cell_index(nb)]
+
+
+def _stale_glue_display(nb):
+    _cell(nb, "{glue:text}`pipeline_share").source += " Twice: {glue:text}`pipeline_twice:.2f`."
+
+
+def _orphan_glue_display(nb):
+    index = _display_cell_index(nb)
+    orphan = nbformat.v4.new_code_cell(nb.cells[index].source, metadata={"tags": ["remove-cell"]})
+    nb.cells.insert(index + 2, orphan)
+
+
+def _untagged_glue_display(nb):
+    nb.cells[_display_cell_index(nb)].metadata["tags"] = []
+
+
+def _trains(nb, parameter: str = CHECKPOINTS_PARAMETER, call: str = "checkpoints=CHECKPOINTS"):
+    """The model notebook as a chapter that trains: it asks runs_dir where runs are kept."""
+    cell = _cell(nb, "ONESHOT_STEEL_MODE")
+    cell.source = cell.source.replace("SEED = 0", f"SEED = 0\n{parameter}".rstrip())
+    nb.cells.insert(
+        nb.cells.index(_cell(nb, "NBVAL_CHECK_OUTPUT")) + 1,
+        nbformat.v4.new_code_cell(
+            "from oneshot_steel.notebook import load_data, runs_dir\n\n"
+            f"RUNS = runs_dir(ctx, load_data(ctx), {call})"
+        ),
+    )
+
+
+def _trains_without_parameter(nb):
+    _trains(nb, parameter="")
+
+
+def _trains_ignoring_parameter(nb):
+    _trains(nb, call='["RS", "Pa", "In"], ["Cr", "PS", "Sc"]')
+
+
+def _hard_coded_checkpoints(nb):
+    _trains(nb, parameter='CHECKPOINTS = "/content/drive"  # hard-coded')
+
+
 VIOLATIONS: dict[str, tuple[Callable, str]] = {
     "outputs": (_with_outputs, "stored with outputs"),
     "execution count": (_with_count, "execution count"),
@@ -188,6 +263,13 @@ VIOLATIONS: dict[str, tuple[Callable, str]] = {
     "exercise without solution": (_unsolved, "has no solution"),
     "no self-check": (_no_self_check, "oneshot_steel.checks"),
     "other kernel": (_other_kernel, "kernelspec"),
+    "glue roles without display cell": (_no_glue_display, "no show_glued cell follows"),
+    "stale display cell": (_stale_glue_display, "show_glued cell is out of date"),
+    "orphan display cell": (_orphan_glue_display, "without glue roles above it"),
+    "display cell shown in the book": (_untagged_glue_display, "tagged 'remove-cell'"),
+    "runs_dir without CHECKPOINTS": (_trains_without_parameter, "CHECKPOINTS_PARAMETER"),
+    "CHECKPOINTS not passed": (_trains_ignoring_parameter, "must pass checkpoints=CHECKPOINTS"),
+    "CHECKPOINTS hard-coded": (_hard_coded_checkpoints, 'CHECKPOINTS = os.environ.get("ONES'),
 }
 
 

@@ -25,7 +25,6 @@ from oneshot_steel.evaluate import episodic_accuracy
 from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
 from oneshot_steel.train import (
     TrainConfig,
-    autocast_settings,
     load_checkpoint,
     train_episodic,
     train_or_load,
@@ -89,12 +88,6 @@ def test_presets_follow_table_1() -> None:
     with pytest.raises(ValueError, match="Unknown preset"):
         TrainConfig.preset("huge")
     assert TrainConfig.from_dict(paper.to_dict()) == paper
-
-
-def test_autocast_is_off_on_cpu() -> None:
-    s = autocast_settings("cpu")
-    assert (s.enabled, s.dtype, s.use_grad_scaler, s.precision) == (False, None, False, "fp32")
-    assert not autocast_settings("cpu", enabled=False).enabled
 
 
 def test_training_learns_end_to_end(split, tmp_path: Path) -> None:

@@ -5,8 +5,12 @@ environment, so that no build needs an edited copy of _config.yml:
 
 ``ONESHOT_STEEL_EDITION``
     ``student``: every exercise solution is left out (a course hand-out), gated solutions with
-    their code cells included. Anything else, or unset: the complete edition, where each solution
-    is folded in a dropdown so that a learner working alone sees it only on request.
+    their code cells included, and the Colab and Binder buttons (and the chapters' Open-in-Colab
+    badges) open the student notebooks, the chapters without solutions that the book workflow
+    publishes to the branch ``oneshot_steel.student.STUDENT_BRANCH`` of the same repository
+    (``make student-notebooks``); "edit this page" still opens the chapter on _config.yml's
+    branch. Anything else, or unset: the complete edition, where each solution is folded in a
+    dropdown so that a learner working alone sees it only on request.
 ``ONESHOT_STEEL_MATHJAX_DIR``
     A folder holding MathJax 3's ``es5`` build (``npm install --prefix _build/mathjax mathjax@3``
     puts one at ``_build/mathjax/node_modules/mathjax/es5``). It is copied into the site's
@@ -74,6 +78,8 @@ def _configure(app: Sphinx, config: Config) -> None:
     edition = os.environ.get("ONESHOT_STEEL_EDITION", "").strip().lower()
     app.oneshot_student = edition == "student"  # type: ignore[attr-defined]
     LOGGER.info("[oneshot_book] edition: %s", "student" if app.oneshot_student else "complete")
+    if app.oneshot_student:
+        _launch_student_branch(app, config)
 
     mathjax_dir = os.environ.get("ONESHOT_STEEL_MATHJAX_DIR", "").strip()
     if mathjax_dir:
@@ -87,6 +93,61 @@ def _configure(app: Sphinx, config: Config) -> None:
         # Relative to the site's _static folder (Sphinx's rule for a local mathjax_path).
         config.mathjax_path = f"{MATHJAX_STATIC}/{MATHJAX_ENTRY}"
         app.oneshot_mathjax_dir = entry.parent  # type: ignore[attr-defined]
+
+
+def _launch_student_branch(app: Sphinx, config: Config) -> None:
+    """Student edition: the launch buttons open the student notebooks' branch.
+
+    sphinx-book-theme builds the Colab and Binder URLs from ``html_theme_options``
+    (``repository_url``, ``repository_branch``, ``path_to_docs``), which Jupyter Book fills from
+    _config.yml's ``repository``; only the branch changes, so the paths stay ``book/chNN_x.ipynb``.
+    """
+    from oneshot_steel.student import STUDENT_BRANCH
+
+    options = dict(config.html_theme_options or {})
+    source = str(options.get("repository_branch") or "main")
+    options["repository_branch"] = STUDENT_BRANCH
+    config.html_theme_options = options
+    app.oneshot_branches = (source, STUDENT_BRANCH)  # type: ignore[attr-defined]
+    LOGGER.info("[oneshot_book] launch buttons open the branch %r", STUDENT_BRANCH)
+
+
+def _edit_on_source_branch(app: Sphinx) -> None:
+    """Student edition: "edit this page" still edits the chapter, on _config.yml's branch.
+
+    The theme copies ``repository_branch`` into ``html_context`` (``builder-inited``, priority
+    500), where the edit button reads it; this handler runs after it.
+    """
+    branches = getattr(app, "oneshot_branches", None)
+    if branches is not None and "github_version" in app.config.html_context:
+        app.config.html_context["github_version"] = branches[0]
+
+
+def _launch_prefixes(app: Sphinx, branch: str) -> list[str]:
+    """The start of every Colab and Binder URL of the repository at ``branch``."""
+    options = app.config.html_theme_options or {}
+    slug = str(options.get("repository_url", "")).rstrip("/").split("github.com/", 1)[-1]
+    buttons = options.get("launch_buttons") or {}
+    colab = str(buttons.get("colab_url") or "https://colab.research.google.com").rstrip("/")
+    binder = str(buttons.get("binderhub_url") or "https://mybinder.org").rstrip("/")
+    return [f"{colab}/github/{slug}/blob/{branch}/", f"{binder}/v2/gh/{slug}/{branch}"]
+
+
+def _relink_launches(app: Sphinx, doctree: nodes.document) -> None:
+    """Student edition: links in the pages (the chapters' Open-in-Colab badges) that open a
+    notebook on the source branch open the student notebook instead."""
+    branches = getattr(app, "oneshot_branches", None)
+    if branches is None:
+        return
+    source, student = branches
+    pairs = list(zip(_launch_prefixes(app, source), _launch_prefixes(app, student), strict=True))
+    for ref in doctree.findall(nodes.reference):
+        uri = ref.get("refuri", "")
+        for old, new in pairs:
+            rest = uri[len(old) :]
+            if uri.startswith(old) and (old.endswith("/") or rest[:1] in ("", "/", "?")):
+                ref["refuri"] = new + rest
+                break
 
 
 def _solutions(app: Sphinx, doctree: nodes.document) -> None:
@@ -121,6 +182,9 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     # Priority 900: after the defaults of myst-nb and sphinx-exercise are in place.
     app.connect("config-inited", _configure, priority=900)
+    app.connect("builder-inited", _edit_on_source_branch, priority=900)
     app.connect("doctree-read", _solutions, priority=900)
+    app.connect("doctree-read", _relink_launches, priority=900)
     app.connect("build-finished", _copy_mathjax)
+    app.setup_extension("oneshot_mode_labels")  # numbers of a smoke or quick run say so in place
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -51,9 +51,18 @@ class Task:
 
     kind = ""
 
-    def __init__(self, cfg: TrainConfig, net: nn.Module, train: ImageSet, val: ImageSet | None):
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        net: nn.Module,
+        train: ImageSet,
+        val: ImageSet | None,
+        *,
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ):
         device = next(net.parameters()).device
         self.cfg, self.net, self.device = cfg, net, device
+        self.memory_format = memory_format  # channels_last on CPUs (train.autocast_settings)
         if cfg.crop_size and getattr(net, "image_size", None) is not None:
             raise ValueError(
                 f"crop_size={cfg.crop_size} needs a net that takes any input size (model "
@@ -72,8 +81,10 @@ class Task:
         if c.crop_size and c.crop_size < images.shape[-1]:
             images = random_crop(images, c.crop_size, gen)
         if not c.augment:
-            return to_model_input(images)
-        return augment_batch(images, gen, rotate=c.rotate, flip=c.flip, brightness=c.brightness)
+            x = to_model_input(images)
+        else:
+            x = augment_batch(images, gen, rotate=c.rotate, flip=c.flip, brightness=c.brightness)
+        return x.contiguous(memory_format=self.memory_format)
 
     def val_embeddings(self) -> torch.Tensor:
         """Each validation image embedded once, in eval mode, without augmentation."""

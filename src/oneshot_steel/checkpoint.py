@@ -31,6 +31,7 @@ from ._utils import atomic_write, atomic_write_json
 from .data.imageset import ImageSet
 from .errors import CheckpointError
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
+from .truncate import knob_mismatch, test_steps
 
 __all__ = [
     "BEST_FILE",
@@ -112,6 +113,8 @@ def read_checkpoint(
             f"{path} uses checkpoint format {ckpt['format']}, this version of the package "
             f"reads format {FORMAT_VERSION}; retrain, or use the package version that wrote it."
         )
+    if ckpt.get("test_steps") and test_steps() is None:  # a truncated test run: see .truncate
+        raise CheckpointError(f"Cannot use {path}: {knob_mismatch(ckpt['test_steps'])}.")
     return ckpt
 
 
@@ -214,7 +217,9 @@ def check_resumable(
         problems.append("the config differs (" + "; ".join(diff) + ")")
     if ckpt.get("data") != data:
         problems.append("it was trained on other data (image count, classes or pixels differ)")
-    if ckpt["epoch"] > config["epochs"]:
+    if knob_mismatch(ckpt.get("test_steps")):
+        problems.append(knob_mismatch(ckpt.get("test_steps")))
+    elif ckpt["epoch"] > config["epochs"]:
         problems.append(
             f"it already ran {ckpt['epoch']} epochs, more than epochs={config['epochs']}"
         )

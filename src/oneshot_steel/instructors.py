@@ -1,10 +1,12 @@
-"""The generated parts of the instructors' page: chapter overview and exercise index.
+"""The generated parts of the instructors' page, and where the chapters' exercises and solutions are.
 
-Both are read from the chapters themselves (their header cell and their ``{exercise}``
-directives), so they cannot drift from the book: ``python -m oneshot_steel.instructors``
-rewrites the blocks between ``<!-- chapters:start/end -->`` and ``<!-- exercises:start/end
--->`` of ``book/instructors.md``, and a test fails when an exercise of a chapter is missing
-from that page.
+The chapter overview and the exercise index are read from the chapters themselves (their header
+cell and their ``{exercise}`` directives), so they cannot drift from the book:
+``python -m oneshot_steel.instructors`` rewrites the blocks between ``<!-- chapters:start/end
+-->`` and ``<!-- exercises:start/end -->`` of ``book/instructors.md``, and a test fails when an
+exercise of a chapter is missing from that page. :func:`solutions` finds every solution (a
+``{solution}`` directive, or the cells between ``{solution-start}`` and ``{solution-end}``): the
+student notebooks (:mod:`oneshot_steel.student`) are the chapters without them.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from .errors import OneShotSteelError
 __all__ = [
     "DIFFICULTY",
     "Exercise",
+    "Solution",
     "book_chapters",
     "chapters_markdown",
     "exercise_index",
     "exercises_markdown",
     "main",
+    "solutions",
     "update_instructors_page",
 ]
 
@@ -58,6 +62,8 @@ _EXERCISE = re.compile(
     r"(`{3,})\{exercise(?:-start)?\}[ \t]*([^\n]*)\n((?:[ \t]*:[\w-]+:[^\n]*\n)*)"
 )
 _CODE_BLOCK = re.compile(r"`{3,}\s*(?:python|bash|\{code-cell\})")
+_SOLUTION = re.compile(r"^ {0,3}(`{3,}|:{3,})\{solution(-start)?\}[ \t]*(\S*)[^\n]*(?:\n|\Z)", re.M)
+_SOLUTION_END = re.compile(r"^ {0,3}(`{3,}|:{3,})\{solution-end\}[^\n]*(?:\n|\Z)", re.M)
 
 
 def _chapter_title(nb: Any, fallback: str) -> str:
@@ -133,6 +139,68 @@ def exercise_index(notebooks: Sequence[str | Path]) -> list[Exercise]:
             found.append(
                 Exercise(Path(path).stem, label.group(1), _title(match, text), kind, _STARS[level])
             )
+    return found
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Where one solution lies in a notebook: from ``start`` up to (not including) ``end``.
+
+    Positions are ``(cell index, character offset in its source)``. A gated solution
+    (``{solution-start}`` ... ``{solution-end}``) spans the cells in between, code cells too.
+    """
+
+    label: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+    gated: bool
+
+
+def _closing_fence(source: str, fence: str, pos: int) -> re.Match[str] | None:
+    """The line closing a block opened by ``fence`` (CommonMark: same character, as long or
+    longer, nothing else on the line), searched from ``pos``."""
+    pattern = rf"^ {{0,3}}{re.escape(fence[0])}{{{len(fence)},}}[ \t]*(?:\n|\Z)"
+    return re.compile(pattern, re.M).search(source, pos)
+
+
+def solutions(cells: Sequence[Any], where: str = "the notebook") -> list[Solution]:
+    """Every solution of a notebook's ``cells``, in order; ``where`` names it in errors.
+
+    Raises :class:`OneShotSteelError` when a solution is not closed, since a stripped copy
+    would then lose (or keep) the wrong cells.
+    """
+    found: list[Solution] = []
+    i, pos = 0, 0
+    while i < len(cells):
+        source = cells[i].source if cells[i].cell_type == "markdown" else ""
+        match = _SOLUTION.search(source, pos)
+        if match is None:
+            i, pos = i + 1, 0
+            continue
+        fence, gated, label = match.group(1), bool(match.group(2)), match.group(3)
+        close = _closing_fence(source, fence, match.end())
+        if close is None:
+            raise OneShotSteelError(
+                f"{where}, cell {i}: the solution {label!r} opened with {fence} is never closed."
+            )
+        end: tuple[int, int] = (i, close.end())
+        if gated:
+            j, at = i, close.end()
+            while True:
+                if j >= len(cells):
+                    raise OneShotSteelError(
+                        f"{where}, cell {i}: the gated solution {label!r} has no "
+                        "{solution-end} after it; add one after its last cell."
+                    )
+                text = cells[j].source if cells[j].cell_type == "markdown" else ""
+                stop = _SOLUTION_END.search(text, at)
+                if stop is not None:
+                    final = _closing_fence(text, stop.group(1), stop.end())
+                    end = (j, final.end() if final is not None else stop.end())
+                    break
+                j, at = j + 1, 0
+        found.append(Solution(label, (i, match.start()), end, gated))
+        i, pos = end
     return found
 
 

@@ -35,8 +35,11 @@ from ._report import TEST_CLASSES as PAPER_TEST_CLASSES
 from ._report import TRAIN_CLASSES as PAPER_TRAIN_CLASSES
 from ._utils import default_device, repo_root, seed_everything
 from .errors import OneShotSteelError
+from .glue import MODE_KEY, glue, show_glued
+from .precision import autocast_settings
 
 __all__ = [
+    "CHECKPOINTS_PARAMETER",
     "MODES",
     "PARAMETERS_CELL",
     "SETUP_CELL_TEMPLATE",
@@ -44,12 +47,14 @@ __all__ = [
     "NotebookContext",
     "ParameterError",
     "class_names",
+    "glue",
     "load_data",
     "repository",
     "resolve_mode",
     "runs_dir",
     "setup_cell",
     "setup_notebook",
+    "show_glued",
 ]
 
 #: The run modes, from cheapest to most faithful.
@@ -67,6 +72,12 @@ import os
 MODE = os.environ.get("ONESHOT_STEEL_MODE", "")  # "smoke" | "quick" | "full"; empty: full on a GPU, quick on a CPU
 DATA = os.environ.get("ONESHOT_STEEL_DATA", "")  # a folder, "synthetic", or "" for the default
 SEED = 0"""
+
+#: The parameter line that chapters which train add to their parameters cell (for runs_dir).
+CHECKPOINTS_PARAMETER = (
+    'CHECKPOINTS = os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "")  # where trained networks are '
+    'kept; on Colab e.g. "/content/drive/MyDrive/oneshot-steel"'
+)
 
 #: The setup cell; ``{url}`` and ``{branch}`` come from _config.yml's ``repository`` section.
 SETUP_CELL_TEMPLATE = """\
@@ -175,8 +186,6 @@ def resolve_mode(mode: str, device: torch.device) -> tuple[str, str]:
 
 def _bf16(device: torch.device) -> bool:
     """Native bf16, decided exactly as training decides it (a T4 only emulates bf16)."""
-    from .train import autocast_settings  # late import: keeps `import notebook` light
-
     return autocast_settings(device).dtype == torch.bfloat16
 
 
@@ -189,7 +198,7 @@ def _device_line(device: torch.device, bf16: bool) -> str:
         name, bf = "Apple GPU (MPS)", "float32"
     else:
         name = f"{torch.get_num_threads()} threads"
-        bf = "float32"
+        bf = f"training runs {autocast_settings(device).reason}"
     return f"Device: {device.type} ({name}); {bf}"
 
 
@@ -254,8 +263,16 @@ def setup_notebook(
     When ``data`` is empty and the real set can be neither found nor fetched, the synthetic
     stand-in is used and a warning says so; a folder that was named but does not exist raises
     :class:`~oneshot_steel.errors.DataNotFoundError` instead, since that is a typo.
+    On Colab it also turns on Colab's custom widget manager, which ipywidgets 8 needs there.
     """
     on_colab = "google.colab" in sys.modules
+    if on_colab:  # Colab draws ipywidgets 8 (and tqdm's bars) only through this; harmless with 7
+        try:
+            from google.colab import output
+
+            output.enable_custom_widget_manager()
+        except (ImportError, AttributeError):  # an older Colab without it still draws 7.x widgets
+            pass
     device = default_device()
     mode, reason = resolve_mode(mode, device)
     try:
@@ -276,6 +293,7 @@ def setup_notebook(
         mode_reason=reason,
         generator=generator,
     )
+    glue(MODE_KEY, mode)  # the book's extension labels the numbers of a reduced run with it
     if verbose:
         _report(ctx, fallback)
     return ctx
@@ -294,6 +312,10 @@ def _report(ctx: NotebookContext, fallback: str) -> None:
         f"Data:   {data}",
         f"Seed:   {ctx.seed} (Python, NumPy and torch seeded)",
     ]
+    from .truncate import ENV, test_steps  # the TEST-ONLY knob: say so before anything runs
+
+    if test_steps() is not None:
+        lines.append(f"Test:   {ENV}={test_steps()}: training truncated, NOT real results")
     for line in lines:
         print(textwrap.fill(line, width=88, subsequent_indent=" " * 8, break_on_hyphens=False))
     if ctx.on_colab and ctx.device.type != "cuda":
@@ -348,6 +370,7 @@ def runs_dir(
     images,
     train_classes: Sequence[str] = PAPER_TRAIN_CLASSES,
     test_classes: Sequence[str] = PAPER_TEST_CLASSES,
+    checkpoints: str | os.PathLike = "",
 ) -> Path:
     """The folder of this mode's training runs on ``images`` with this class split.
 
@@ -355,8 +378,9 @@ def runs_dir(
     paper's. Every chapter asks here, so chapter 6 finds chapter 5's nets (``reproduce`` lays
     out ``oneshot/seed{N}`` the same way); the digest of the pixels gives other images (a
     regenerated stand-in, your own data) runs of their own instead of a checkpoint that no
-    longer fits them. ``root`` is ``$ONESHOT_STEEL_CHECKPOINTS`` when set (on Colab, a folder
-    on Google Drive outlives the session), else ``_build/checkpoints`` of the repository.
+    longer fits them. ``root`` is ``checkpoints`` (the chapters' ``CHECKPOINTS`` parameter),
+    else ``$ONESHOT_STEEL_CHECKPOINTS`` (on Colab, a folder on Google Drive outlives the
+    session), else ``_build/checkpoints`` of the repository.
     """
     from .checkpoint import data_fingerprint
 
@@ -365,27 +389,13 @@ def runs_dir(
     train, test = tuple(train_classes), tuple(test_classes)
     if (train, test) != (PAPER_TRAIN_CLASSES, PAPER_TEST_CLASSES):
         name += f"-{'-'.join(train)}-vs-{'-'.join(test)}"
-    env = os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "").strip()
+    from .truncate import test_steps
+
+    if test_steps() is not None:  # truncated test runs (see .truncate) get folders of their own
+        name += f"-test{test_steps()}"
+    env = str(checkpoints).strip() or os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "").strip()
     root = Path(env).expanduser() if env else (repo_root() or Path.cwd()) / "_build" / "checkpoints"
     return root / name
-
-
-def glue(name: str, value: Any, display: bool = False) -> None:
-    """Put a value computed by the run into the book's prose (myst-nb ``{glue}``).
-
-    The built book has myst-nb; Colab and plain Jupyter do not, so there the value is printed
-    instead. NumPy and torch scalars become Python numbers first, so ``{glue:text}`` formats
-    such as ``:.1f`` work. Returns None, like myst-nb's ``glue``, so a ``glue(...)`` on a
-    cell's last line adds no output (a second output would break a figure cell's label).
-    """
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
-    try:
-        from myst_nb import glue as _myst_glue
-    except ImportError:
-        print(f"{name} = {value}")
-        return
-    _myst_glue(name, value, display=display)
 
 
 def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str, ...]:

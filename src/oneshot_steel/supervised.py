@@ -14,6 +14,7 @@ per-image flags (for a confidence interval).
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -35,7 +36,8 @@ from .data.splits import stratified_split
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import OneShotClassifier, mean_ci95
 from .models import CompactEmbeddingNet, PaperCNNClassifier
-from .train import TrainConfig, autocast_settings, epoch_seed, train_or_load
+from .train import TrainConfig, autocast_settings, epoch_seed, fused_adam, train_or_load
+from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [
     "CNN_FILE",
@@ -206,6 +208,8 @@ def train_cnn(
     ``Loaded the CNN result from ...`` (as :func:`~oneshot_steel.train.train_or_load` does).
     """
     config = config or CNNConfig()
+    warn_truncated(f"CNN training into {out_dir}", config.epochs)
+    config = cap_epochs(config)  # TEST-ONLY knob (see .truncate); recorded in cnn.pt
     if train_set.classes != test_set.classes or train_set.image_size != test_set.image_size:
         raise ValueError(
             f"train_cnn needs train and test sets with the same classes and image size; got "
@@ -225,10 +229,11 @@ def train_cnn(
             return cached
     with torch.random.fork_rng(devices=[]):  # seeded init, caller's RNG untouched
         torch.manual_seed(epoch_seed(config.seed, 0, 0))
-        net = build_cnn(config, n_cls, train_set.image_size).to(device)
+        net = build_cnn(config, n_cls, train_set.image_size)
     images, labels = train_set.images.to(device), train_set.labels.to(device)
     amp = autocast_settings(device, config.amp)
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
+    net = net.to(device, memory_format=amp.memory_format)  # channels_last on CPUs
+    optimizer = fused_adam(net, config.lr, tuple(config.betas))
     scaler = torch.amp.GradScaler(device.type, enabled=amp.use_grad_scaler)
     history: dict[str, Any] = {
         "train_loss": [],
@@ -244,7 +249,8 @@ def train_cnn(
         net.train()
         shuffle = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, 1))
         order = torch.randperm(len(images), generator=shuffle)[: config.samples_per_epoch]
-        order = order.to(device)
+        n_steps = cap(math.ceil(len(order) / config.batch_size))  # all, unless the knob is set
+        order = order[: n_steps * config.batch_size].to(device)
         gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch, 2))
         losses, hits = [], []
         for s in range(0, len(order), config.batch_size):
@@ -253,7 +259,7 @@ def train_cnn(
                 augment_batch(images[idx], gen, brightness=config.brightness)
                 if config.augment
                 else to_model_input(images[idx])
-            )
+            ).contiguous(memory_format=amp.memory_format)
             with torch.autocast(device.type, dtype=amp.dtype) if amp.enabled else nullcontext():
                 logits = net(x)
             loss = F.cross_entropy(logits.float(), labels[idx])
@@ -293,6 +299,7 @@ def train_cnn(
             "data": data,
             "state_dict": net.state_dict(),
             "result": {**result.to_dict(), "correct": result.correct},
+            **({"test_steps": test_steps()} if test_steps() is not None else {}),
         }
         write_checkpoint(path, payload)
         atomic_write_json(path.with_suffix(".json"), result.to_dict())
@@ -312,6 +319,8 @@ def _load_cnn(
         ) from exc
     if blob.get("config") != config.to_dict() or blob.get("data") != data:
         return None  # another run: train again and overwrite it
+    if blob.get("test_steps") != test_steps():
+        return None  # a truncated test run and a real one never mix (see .truncate)
     stored = dict(blob["result"])
     stored.pop("ci95", None)
     result = CNNResult(**stored)

@@ -46,11 +46,15 @@ from .checkpoint import (
 )
 from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
+from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
+from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [
     "AutocastSettings",
     "TrainConfig",
     "autocast_settings",
+    "cpu_bf16_features",
+    "fused_adam",
     "load_checkpoint",
     "read_history",
     "train_episodic",
@@ -148,51 +152,15 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
-@dataclass(frozen=True)
-class AutocastSettings:
-    """How a device runs the forward pass: ``dtype`` (None = float32) and loss scaling."""
-
-    enabled: bool
-    dtype: torch.dtype | None
-    use_grad_scaler: bool
-    reason: str
-
-    @property
-    def precision(self) -> str:
-        """``"bf16"``, ``"fp16"`` or ``"fp32"``."""
-        return {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(self.dtype, "fp32")
-
-
-def autocast_settings(device: torch.device | str, enabled: bool = True) -> AutocastSettings:
-    """Choose mixed precision for ``device``.
-
-    - CUDA with native bfloat16 (Ampere and newer): bf16 autocast. bf16 keeps float32's
-      exponent range, so gradients cannot underflow and no loss scaling is needed.
-    - CUDA without bf16 (Colab's T4, V100): fp16 autocast plus a ``GradScaler``: fp16 tensor
-      cores give the speed, and scaling the loss keeps small fp16 gradients from becoming 0.
-    - CPU, MPS or ``enabled=False``: plain float32. CPU autocast is rarely faster and would
-      change the numbers a CPU reader compares against the book.
-    """
-    device = torch.device(device)
-    if not enabled:
-        return AutocastSettings(False, None, False, "mixed precision switched off")
-    if device.type != "cuda":
-        return AutocastSettings(False, None, False, f"{device.type}: float32")
-    native_bf16 = torch.cuda.get_device_capability(device)[0] >= 8
-    if native_bf16 and torch.cuda.is_bf16_supported():
-        return AutocastSettings(True, torch.bfloat16, False, "CUDA with native bf16")
-    return AutocastSettings(True, torch.float16, True, "CUDA without bf16: fp16 + GradScaler")
-
-
 # ----------------------------------------------------------------------------- shared loop
 # (what differs between Siamese and episodic training, the two tasks: see ._tasks)
-def _adam(net: nn.Module, config: TrainConfig) -> torch.optim.Adam:
+def fused_adam(net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     """Adam, fused into one kernel where this torch supports it on the device (3-4x faster
     updates of the paper net's 40 M weights on a CPU), else the default implementation."""
     try:
-        return torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas, fused=True)
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas, fused=True)
     except (RuntimeError, ValueError):
-        return torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
+        return torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
 
 
 def _check_sets(train_set: ImageSet, val_set: ImageSet | None) -> None:
@@ -217,6 +185,8 @@ def _fit(
     progress: bool,
 ) -> dict:
     _check_sets(train_set, val_set)
+    warn_truncated(f"{task_cls.kind} training into {out_dir}", config.epochs)
+    config = cap_epochs(config)  # TEST-ONLY knob (see .truncate); recorded in the checkpoint
     device = torch.device(device) if device is not None else default_device()
     out_dir, cfg = Path(out_dir), config.to_dict()
     ckpt_path = out_dir / MODEL_FILE
@@ -231,10 +201,10 @@ def _fit(
         if not hasattr(net, "backbone"):
             raise ValueError(f"pretrained=True needs model='resnet18'; got {config.model!r}")
         load_imagenet_weights(net)
-    net = net.to(device)
-    task = task_cls(config, net, train_set, val_set)
     amp = autocast_settings(device, config.amp)
-    optimizer = _adam(net, config)
+    net = net.to(device, memory_format=amp.memory_format)
+    task = task_cls(config, net, train_set, val_set, memory_format=amp.memory_format)
+    optimizer = fused_adam(net, config.lr, config.betas)
     scaler = torch.amp.GradScaler(device.type, enabled=amp.use_grad_scaler)
     history, best_state = new_history(task.kind), None
     if resume and ckpt_path.is_file():
@@ -243,6 +213,8 @@ def _fit(
         )
     history.update(device=str(device), precision=amp.precision)
     meta = {"format": FORMAT_VERSION, "kind": task.kind, "model": spec, "config": cfg, "data": data}
+    if test_steps() is not None:  # a truncated test run: never loaded as a real one
+        meta["test_steps"] = history["test_steps"] = test_steps()
     start = len(history["epoch"])
     bar = tqdm(
         range(start, config.epochs),
@@ -256,9 +228,12 @@ def _fit(
         t0 = time.perf_counter()
         gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch, AUGMENT))
         net.train()
-        step_losses = []
+        step_losses, batches = [], task.batches(epoch)
         for batch in tqdm(
-            task.batches(epoch), desc=f"epoch {epoch + 1}", leave=False, disable=not progress
+            batches[: cap(len(batches))],
+            desc=f"epoch {epoch + 1}",
+            leave=False,
+            disable=not progress,
         ):
             with torch.autocast(device.type, dtype=amp.dtype) if amp.enabled else nullcontext():
                 loss = task.loss(batch, gen)
@@ -380,17 +355,18 @@ def train_or_load(
     if fit is None:
         raise ValueError(f"kind must be one of {sorted(_FITS)}; got {kind!r}")
     path = Path(out_dir) / MODEL_FILE
+    capped = cap_epochs(config)  # as _fit will: a truncated test run is finished at N epochs
     if path.is_file():
         ckpt = read_checkpoint(path)
         data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
-        check_resumable(ckpt, config.to_dict(), kind, data, path, _RESUMABLE_CHANGES)
-        if ckpt["epoch"] == config.epochs:
+        check_resumable(ckpt, capped.to_dict(), kind, data, path, _RESUMABLE_CHANGES)
+        if ckpt["epoch"] == capped.epochs:
             print(
                 f"Loaded the trained model from {path} ({ckpt['epoch']} epochs, same config "
                 "and data); delete that folder to train again."
             )
             return load_checkpoint(path, device, weights=weights)[0]
-        print(f"Resuming training from {path} at epoch {ckpt['epoch']} of {config.epochs}.")
+        print(f"Resuming training from {path} at epoch {ckpt['epoch']} of {capped.epochs}.")
     fit(config, train_set, val_set, out_dir, device=device, resume=True, progress=progress)
     return load_checkpoint(path, device, weights=weights)[0]
 
