@@ -251,7 +251,7 @@ def load_checkpoint(
         raise ValueError(f"weights must be 'best' or 'last'; got {weights!r}")
     path = Path(path)
     path = path / MODEL_FILE if path.is_dir() else path
-    ckpt = read_checkpoint(path)
+    ckpt = read_checkpoint(path, mmap=True)  # the optimizer state (2/3 of it) is never read
     state = _best_weights(path, ckpt)[0] if weights == "best" else ckpt["state_dict"]
     if state is None:
         warnings.warn(

@@ -143,7 +143,7 @@ def episodic_accuracy(
     return EpisodicResult(
         mean=mean,
         ci95=ci,
-        n_episodes=n_episodes,
+        n_episodes=len(acc),  # as drawn (fewer only under the TEST-ONLY knob, see .truncate)
         n_way=n_way,
         k_shot=k_shot,
         n_query=n_query,

@@ -208,8 +208,7 @@ def train_cnn(
     ``Loaded the CNN result from ...`` (as :func:`~oneshot_steel.train.train_or_load` does).
     """
     config = config or CNNConfig()
-    warn_truncated(f"CNN training into {out_dir}", config.epochs)
-    config = cap_epochs(config)  # TEST-ONLY knob (see .truncate); recorded in cnn.pt
+    asked, config = config.epochs, cap_epochs(config)  # TEST-ONLY knob (.truncate), in cnn.pt
     if train_set.classes != test_set.classes or train_set.image_size != test_set.image_size:
         raise ValueError(
             f"train_cnn needs train and test sets with the same classes and image size; got "
@@ -227,6 +226,7 @@ def train_cnn(
                 "data); delete it to retrain."
             )
             return cached
+    warn_truncated(f"CNN training into {out_dir}", asked)
     with torch.random.fork_rng(devices=[]):  # seeded init, caller's RNG untouched
         torch.manual_seed(epoch_seed(config.seed, 0, 0))
         net = build_cnn(config, n_cls, train_set.image_size)

@@ -357,16 +357,18 @@ def train_or_load(
     path = Path(out_dir) / MODEL_FILE
     capped = cap_epochs(config)  # as _fit will: a truncated test run is finished at N epochs
     if path.is_file():
-        ckpt = read_checkpoint(path)
+        ckpt = read_checkpoint(path, mmap=True)  # metadata only: the paper run's is 483 MB
         data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
         check_resumable(ckpt, capped.to_dict(), kind, data, path, _RESUMABLE_CHANGES)
-        if ckpt["epoch"] == capped.epochs:
+        done, epoch = ckpt["epoch"] == capped.epochs, ckpt["epoch"]
+        del ckpt  # unmap the file before it is rewritten (Windows cannot replace a mapped file)
+        if done:
             print(
-                f"Loaded the trained model from {path} ({ckpt['epoch']} epochs, same config "
+                f"Loaded the trained model from {path} ({epoch} epochs, same config "
                 "and data); delete that folder to train again."
             )
             return load_checkpoint(path, device, weights=weights)[0]
-        print(f"Resuming training from {path} at epoch {ckpt['epoch']} of {capped.epochs}.")
+        print(f"Resuming training from {path} at epoch {epoch} of {capped.epochs}.")
     fit(config, train_set, val_set, out_dir, device=device, resume=True, progress=progress)
     return load_checkpoint(path, device, weights=weights)[0]
 
