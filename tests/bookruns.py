@@ -139,6 +139,18 @@ def prime_execution_cache(run: SmokeRun, cache_dir: Path) -> bool:
     return True
 
 
+def error_outputs(executed: Path) -> list[str]:
+    """``"ename: evalue"`` of every error output of an executed notebook."""
+    nb = nbformat.read(executed, as_version=4)
+    return [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
+
+
 def run_nbval(executed: Path, timeout: int = 900) -> subprocess.CompletedProcess[str]:
     """Re-run an executed notebook with nbval and compare its ``NBVAL_CHECK_OUTPUT`` cells."""
     cmd = [

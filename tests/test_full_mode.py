@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from bookruns import SmokeRun, execute, smoke_data
+from bookruns import SmokeRun, error_outputs, execute, smoke_data
 from booktools import REPO, toc_notebooks
 
 from oneshot_steel.checkpoint import read_checkpoint
@@ -56,17 +56,6 @@ FULL_LIMIT_S = 300  #: per chapter; a knob that stopped working would take hours
 #: loaded cores). They run with ONESHOT_STEEL_FULL_GUARD=all (nightly, or on a GPU runner).
 OPT_IN = {"ch08_better_one_shot_models": "full-size embeddings at 200 px dominate"}
 _RUNS: dict[str, SmokeRun] = {}
-
-
-def _errors(executed: Path) -> list[str]:
-    nb = nbformat.read(executed, as_version=4)
-    return [
-        f"{o.get('ename')}: {o.get('evalue')}"
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.output_type == "error"
-    ]
 
 
 def _text(executed: Path) -> str:
@@ -190,7 +179,7 @@ def test_chapter_runs_in_full_mode(notebook: Path, full_env: dict, full_out: Pat
     run = full_run(notebook, full_env, full_out)
     print(f"{notebook.stem}: {run.seconds:.1f} s in truncated full mode")
     assert not run.error, f"{notebook.name} failed in full mode ({ENV}={STEPS}):\n{run.error}"
-    assert not _errors(run.output)
+    assert not error_outputs(run.output)
     text = _text(run.output)
     assert re.search(r"Mode:\s+full", text), "the chapter did not run in full mode"
     assert f"{ENV}={STEPS}" in text, "setup_notebook did not announce the truncation"

@@ -17,6 +17,7 @@ import nbformat
 import pytest
 from bookruns import (
     SMOKE_LIMIT_S,
+    error_outputs,
     make_mini_book,
     mini_book,
     run_nbval,
@@ -37,22 +38,11 @@ def _ids(paths: list[Path]) -> list[str]:
     return [p.stem for p in paths]
 
 
-def _errors(executed: Path) -> list[str]:
-    nb = nbformat.read(executed, as_version=4)
-    return [
-        f"{o.get('ename')}: {o.get('evalue')}"
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.output_type == "error"
-    ]
-
-
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=_ids(CHAPTERS))
 def test_chapter_runs_in_smoke_mode(notebook: Path) -> None:
     run = smoke_run(notebook)
     assert not run.error, f"{notebook.name} failed in smoke mode:\n{run.error}"
-    assert not _errors(run.output)
+    assert not error_outputs(run.output)
     assert run.seconds < SMOKE_LIMIT_S, (
         f"{notebook.name} took {run.seconds:.0f} s in smoke mode; the budget is "
         f"{SMOKE_LIMIT_S} s (shrink the smoke sizes in its mode dict)"

@@ -39,6 +39,7 @@ __all__ = [
     "glue_refs",
     "glued",
     "mode_label",
+    "show_bundle",
     "show_glued",
     "sync_glue_cells",
 ]
@@ -186,6 +187,12 @@ def show_glued(*refs: str) -> None:
         )
         + "</div>"
     )
+    show_bundle(markdown, box, plain)
+
+
+def show_bundle(markdown: str, html_text: str, plain: str) -> None:
+    """Display one output in three forms: Markdown (the book's MyST), HTML (Jupyter and Colab),
+    plain text (a terminal, or a script outside IPython, where it is printed)."""
     try:
         from IPython import get_ipython
         from IPython.display import display
@@ -195,7 +202,7 @@ def show_glued(*refs: str) -> None:
     if get_ipython() is None:
         print(plain)
         return
-    display({"text/html": box, "text/markdown": markdown, "text/plain": plain}, raw=True)
+    display({"text/markdown": markdown, "text/html": html_text, "text/plain": plain}, raw=True)
 
 
 # ----------------------------------------------------------------------------- the display cells

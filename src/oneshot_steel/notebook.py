@@ -35,7 +35,7 @@ from ._report import TEST_CLASSES as PAPER_TEST_CLASSES
 from ._report import TRAIN_CLASSES as PAPER_TRAIN_CLASSES
 from ._utils import default_device, repo_root, seed_everything
 from .errors import OneShotSteelError
-from .glue import MODE_KEY, glue, show_glued
+from .glue import MODE_KEY, glue, show_bundle, show_glued
 from .precision import autocast_settings
 
 __all__ = [
@@ -241,16 +241,7 @@ def _display_warning(title: str, items: list[str]) -> None:
         for i in items
     ]
     plain = "\n".join([bar, f"!!! {title}", *wrapped, bar])
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython comes with every notebook
-        print(plain)
-        return
-    if get_ipython() is None:
-        print(plain)
-        return
-    display({"text/markdown": markdown, "text/html": box, "text/plain": plain}, raw=True)
+    show_bundle(markdown, box, plain)
 
 
 def setup_notebook(
