@@ -87,7 +87,13 @@ def test_model_notebook_runs_with_injected_parameters(model: Path) -> None:
 def test_model_notebook_setup_cell_warns_in_smoke_mode(model: Path) -> None:
     nb = nbformat.read(smoke_run(model, model.parents[1]).output, as_version=4)
     setup = next(c for c in nb.cells if "setup_notebook(" in c.source)
-    bundles = [o["data"] for o in setup.outputs if o.output_type == "display_data"]
+    bundles = [
+        o["data"]
+        for o in setup.outputs
+        if o.output_type == "display_data"
+        # setup_notebook also glues the run's mode (myst-nb's glue record), which is no warning
+        and not any(k.startswith("application/papermill.record") for k in o["data"])
+    ]
     assert len(bundles) == 1, "setup_notebook must show exactly one warning in smoke mode"
     markdown = bundles[0]["text/markdown"]
     assert markdown.startswith(":::{admonition}") and ":class: warning" in markdown

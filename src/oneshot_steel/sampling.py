@@ -15,8 +15,6 @@ from typing import NamedTuple
 
 import torch
 
-from .truncate import cap_episodes
-
 __all__ = ["Episode", "EpisodeSampler", "Episodes", "PairSampler", "Pairs"]
 
 
@@ -209,7 +207,6 @@ class EpisodeSampler:
         """``n_episodes`` episodes, image indices on the labels' device; deterministic."""
         if n_episodes < 0:
             raise ValueError(f"n_episodes must be >= 0; got {n_episodes}")
-        n_episodes = cap_episodes(n_episodes)  # only under the TEST-ONLY knob (see .truncate)
         t = self._table
         n, need, nc = self.n_way, self.k_shot + self.n_query, len(t.classes)
         max_count = int(t.counts.max())

@@ -9,10 +9,8 @@ sizes and does only
   ``train_or_load``'s "finished?" test and the history agree), and
 - at most ``N`` optimisation steps per epoch (the first ``N`` batches of the epoch);
 
-timing loops (``repeats``) run at most ``N`` times, and every bulk draw of episodes
-(:meth:`oneshot_steel.sampling.EpisodeSampler.sample`, behind every N-way K-shot accuracy) at
-most ``EPISODES_PER_STEP * N`` episodes. Nothing else changes: the shape of an episode
-(N-way, K-shot, queries), validation pairs, image and batch sizes stay those of the mode.
+timing loops (``repeats``) run at most ``N`` times. Nothing else changes: validation pairs,
+evaluation episodes, image and batch sizes stay those of the mode.
 
 A truncated run is never mistaken for a real one: its checkpoints record ``test_steps`` (and
 ``history.json`` too); :func:`oneshot_steel.checkpoint.read_checkpoint` refuses them when the
@@ -32,9 +30,7 @@ from typing import TypeVar
 __all__ = [
     "ENV",
     "TestStepsWarning",
-    "EPISODES_PER_STEP",
     "cap",
-    "cap_episodes",
     "cap_epochs",
     "knob_mismatch",
     "test_steps",
@@ -74,16 +70,6 @@ def cap(n: int) -> int:
     """``n`` (steps, epochs or repeats), capped at the knob's ``N`` when it is set."""
     limit = test_steps()
     return n if limit is None else min(n, limit)
-
-
-#: Episodes drawn per knob step: enough for a confidence interval to be computed.
-EPISODES_PER_STEP = 50
-
-
-def cap_episodes(n: int) -> int:
-    """``n`` episodes, capped at ``EPISODES_PER_STEP * N`` when the knob is set."""
-    limit = test_steps()
-    return n if limit is None else min(n, EPISODES_PER_STEP * limit)
 
 
 def cap_epochs(config: _C) -> _C:
