@@ -1,6 +1,6 @@
 """What the book tests share: the config, the toc, the notebook rules, and a model notebook.
 
-The rules of SPEC.md's notebook conventions are written once here (:func:`notebook_problems`)
+The notebook conventions (README.md, "Contributing") are written once here as rules (:func:`notebook_problems`)
 and :func:`model_notebook` builds a small notebook that follows all of them, so the machinery can
 be tested before (and independently of) the chapters. Running and building: see bookruns.py.
 """
@@ -109,7 +109,7 @@ def _code(text: str, tags: tuple[str, ...] = ()) -> nbformat.NotebookNode:
 
 
 def model_notebook(rel_path: str, root: Path = REPO) -> nbformat.NotebookNode:
-    """A small notebook that follows every convention of SPEC.md (hygiene passes on it).
+    """A small notebook that follows every notebook convention (hygiene passes on it).
 
     It carries math, a citation, a figure, deterministic checked output, a self-check, and three
     exercises whose solutions hold the markers SOLUTION-PLAIN, SOLUTION-GATED, SOLUTION-CODE.
@@ -303,7 +303,7 @@ def checkpoints_problems(cells: list, params: list[int]) -> list[str]:
 
 
 def notebook_problems(path: Path, root: Path = REPO) -> list[str]:
-    """Every way the notebook at ``path`` breaks the conventions of SPEC.md (empty: none)."""
+    """Every way the notebook at ``path`` breaks the notebook conventions (empty: none)."""
     nb = nbformat.read(path, as_version=4)
     rel = path.resolve().relative_to(root.resolve()).as_posix()
     url, branch = repository(root)

@@ -1,4 +1,5 @@
-"""Every chapter notebook follows the conventions of SPEC.md, and the checker itself is honest.
+"""Every chapter follows the notebook conventions (README.md, "Contributing"), and the checker
+itself is honest.
 
 The rules live in booktools.notebook_problems: stored without outputs or execution counts,
 one ``parameters`` cell reading ONESHOT_STEEL_MODE and ONESHOT_STEEL_DATA, the canonical setup
