@@ -84,6 +84,31 @@ def test_evaluate_prints_one_json_object(
     assert 0.0 <= pv["accuracy"] <= 1.0
 
 
+def _evaluate_argv(run: Path, data: Path, *extra: str) -> list[str]:
+    return ["evaluate", "--checkpoint", str(run), "--data", str(data), "--queries", "2", *extra]
+
+
+def test_evaluate_json_is_strict_json(
+    trained_run: Path, tiny_neu_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    # One episode has no confidence interval: strict JSON says null, not NaN.
+    status = main(_evaluate_argv(trained_run, tiny_neu_dir, "--episodes", "1", "--json"))
+    assert status == 0
+    out = capsys.readouterr().out
+    result = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    assert result["episodic"]["ci95"] is None and result["episodic"]["n_episodes"] == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "two"])
+def test_evaluate_refuses_a_threshold_that_is_no_distance(
+    value: str, trained_run: Path, tiny_neu_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(_evaluate_argv(trained_run, tiny_neu_dir, "--threshold", value, "--json")) != 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and value in captured.err and "Traceback" not in captured.err
+
+
 def test_evaluate_every_class_and_a_generic_folder(
     trained_run: Path, tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

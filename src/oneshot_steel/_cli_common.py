@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 from pathlib import Path
+from typing import Any
 
 from .errors import OneShotSteelError
 
@@ -23,6 +26,32 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _distance(text: str) -> float:
+    """A threshold on an embedding distance: a finite number >= 0 (NaN would reject nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite distance >= 0, got {text!r}")
+    return value
+
+
+def json_text(obj: Any) -> str:
+    """``obj`` as strict JSON (RFC 8259): a NaN or infinite float becomes ``null``."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), allow_nan=False)
 
 
 _PRESETS = ("paper", "quick", "smoke")

@@ -17,10 +17,12 @@ from ._cli_common import (
     _add_device_arg,
     _class_list,
     _device,
+    _distance,
     _int,
     _load_data,
     _positive_int,
     _seed_list,
+    json_text,
 )
 from .errors import OneShotSteelError
 
@@ -143,7 +145,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queries", type=_positive_int, default=15, help="per class (default: 15)")
     p.add_argument("--episodes", type=_positive_int, default=10_000, help="default: 10000")
     p.add_argument("--pairs", type=_positive_int, default=900, help="default: 900")
-    p.add_argument("--threshold", type=float, default=None, help="default: the margin")
+    p.add_argument(
+        "--threshold", type=_distance, default=None, help="a distance >= 0 (default: the margin)"
+    )
     p.add_argument("--seed", type=_int, default=0, help="episode and pair seed (default: 0)")
     p.add_argument(
         "--weights", choices=("best", "last"), default="best", help="default: best (on val)"
@@ -154,8 +158,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
     from .checkpoint import read_checkpoint
     from .evaluate import embed, episodic_accuracy, pair_verification
     from .train import load_checkpoint
@@ -214,7 +216,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         },
     }
     if args.json:
-        print(json.dumps(result))
+        print(json_text(result))
     else:
         synthetic = " (SYNTHETIC data)" if data.synthetic else ""
         print(f"{len(data)} images of {','.join(data.classes)}{synthetic}")
