@@ -22,7 +22,7 @@ help:
 	@echo "make student-notebooks - the chapters without solutions, for the student edition's launch buttons"
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
 	@echo "make data   - fetch and verify NEU-CLS into data/neu-cls"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff and the workflow audit (zizmor)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -103,12 +103,14 @@ variants: install
 	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
-test: install browser-deps
-	$(VENV)/bin/ruff check src tests data_scripts benchmarks
+test: install browser-deps lint
 	$(PY) -m pytest
 
+# ruff, and zizmor's offline audit of the GitHub workflows (actions pinned to commit SHAs,
+# least permissions, no persisted credentials where nothing pushes).
 lint: install
 	$(VENV)/bin/ruff check src tests data_scripts benchmarks
+	$(VENV)/bin/zizmor --offline --no-progress .github/workflows/
 
 clean:
 	rm -rf _build build .pytest_cache
