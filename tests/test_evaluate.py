@@ -156,6 +156,13 @@ def test_raw_pixels_baseline_and_bad_embeddings() -> None:
 
 
 # ----------------------------------------------------------------------------- pairs
+def test_a_class_too_small_for_an_episode_is_named() -> None:
+    data = _imageset([0] * 6 + [1] * 2 + [2] * 6)  # classes c0, c1, c2
+    emb = torch.randn(len(data), 4)
+    with pytest.raises(ValueError, match=r"'c1' \(2\)"):
+        episodic_accuracy(emb, data, n_way=3, k_shot=1, n_query=3, n_episodes=5)
+
+
 def test_best_threshold() -> None:
     t, acc = best_threshold(torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.tensor([1, 1, 0, 0]))
     assert (t, acc) == (2.5, 1.0)

@@ -144,3 +144,12 @@ def test_episode_errors() -> None:
         EpisodeSampler(labels, n_way=4, k_shot=1, n_query=1)
     with pytest.raises(ValueError, match=">= 1"):
         EpisodeSampler(labels, n_way=2, k_shot=0, n_query=1)
+
+
+def test_errors_name_the_class_when_the_names_are_known() -> None:
+    labels = torch.tensor([0] * 5 + [1] * 3 + [2] * 6)
+    names = ["Cr", "PS", "Sc"]
+    with pytest.raises(ValueError, match=r"fewer: 'PS' \(3\)\."):
+        EpisodeSampler(labels, n_way=3, k_shot=1, n_query=3, class_names=names)
+    with pytest.raises(ValueError, match=r"'Cr': 1, 'PS': 3"):
+        PairSampler(torch.tensor([0, 1, 1, 1]), 10, class_names=names)

@@ -134,9 +134,11 @@ def episodic_accuracy(
     emb = _embeddings(model_or_embeddings, len(imageset), imageset, batch_size, device)
     if emb.device.type == "mps":  # no float64 on MPS
         emb = emb.cpu()
-    eps = EpisodeSampler(imageset.labels.to(emb.device), n_way, k_shot, n_query, seed=seed).sample(
-        n_episodes
+    labels = imageset.labels.to(emb.device)
+    sampler = EpisodeSampler(
+        labels, n_way, k_shot, n_query, seed=seed, class_names=imageset.classes
     )
+    eps = sampler.sample(n_episodes)
     use_gram = emb.shape[0] <= _GRAM_MAX_IMAGES
     acc = _episode_accuracies(emb, eps.support, eps.query, use_gram).cpu()
     mean, ci = mean_ci95(acc)
@@ -209,8 +211,10 @@ class PairVerificationResult:
         return s
 
 
-def _pairs(emb: torch.Tensor, labels: torch.Tensor, n_pairs: int, seed: int):
-    i1, i2, same = PairSampler(labels.to(emb.device), n_pairs, 0.5, seed).sample_epoch(0)
+def _pairs(emb: torch.Tensor, imageset: ImageSet, n_pairs: int, seed: int):
+    labels = imageset.labels.to(emb.device)
+    sampler = PairSampler(labels, n_pairs, 0.5, seed, class_names=imageset.classes)
+    i1, i2, same = sampler.sample_epoch(0)
     return torch.linalg.vector_norm(emb[i1] - emb[i2], dim=1).cpu(), same.cpu()
 
 
@@ -236,7 +240,7 @@ def pair_verification(
     """
     threshold = PAPER_THRESHOLD if threshold is None else float(threshold)
     emb = _embeddings(model_or_embeddings, len(imageset), imageset, batch_size, device)
-    d, same = _pairs(emb, imageset.labels, n_pairs, seed)
+    d, same = _pairs(emb, imageset, n_pairs, seed)
     y = same.numpy().astype(bool)
     both = 0 < y.sum() < y.size
     auc = float(roc_auc_score(y, -d.numpy())) if both else float("nan")
@@ -261,7 +265,7 @@ def pair_verification(
                 raise ValueError("pass val_embeddings (or a model) together with val_set")
             val_embeddings = embed(model_or_embeddings, val_set, batch_size, device)
         v_emb = _embeddings(val_embeddings, len(val_set), val_set, batch_size, device)
-        vd, vsame = _pairs(v_emb, val_set.labels, n_pairs, seed + 1)
+        vd, vsame = _pairs(v_emb, val_set, n_pairs, seed + 1)
         result.val_threshold, result.val_accuracy = best_threshold(vd, vsame)
         result.accuracy_at_val_threshold = float(
             ((d < result.val_threshold).float() == same).float().mean()

@@ -10,7 +10,7 @@ sorted by class plus per-class offsets, so "the j-th image of class c" is
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 import torch
@@ -37,7 +37,7 @@ def _uniform_int(u: torch.Tensor, n: torch.Tensor | int) -> torch.Tensor:
 class _ClassTable:
     """Image indices grouped by class: ``order[offsets[c] : offsets[c] + counts[c]]``."""
 
-    def __init__(self, labels: torch.Tensor, who: str):
+    def __init__(self, labels: torch.Tensor, who: str, class_names: Sequence[str] | None = None):
         if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
             raise ValueError(f"{who} expects a 1-d tensor of class labels; got {labels!r:.80}")
         if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
@@ -47,10 +47,17 @@ class _ClassTable:
         self.classes, self.counts = torch.unique(self.labels, sorted=True, return_counts=True)
         self.order = torch.argsort(self.labels, stable=True)
         self.offsets = torch.cumsum(self.counts, 0) - self.counts
+        self.class_names = list(class_names) if class_names is not None else None
+
+    def name(self, label: int) -> str:
+        """``'Cr'`` when the class names are known (label in range), else the label itself."""
+        names = self.class_names
+        return repr(names[label]) if names is not None and 0 <= label < len(names) else str(label)
 
     def describe_counts(self) -> str:
         return ", ".join(
-            f"{c}: {n}" for c, n in zip(self.classes.tolist(), self.counts.tolist(), strict=True)
+            f"{self.name(c)}: {n}"
+            for c, n in zip(self.classes.tolist(), self.counts.tolist(), strict=True)
         )
 
 
@@ -74,9 +81,15 @@ class PairSampler:
     """
 
     def __init__(
-        self, labels: torch.Tensor, pairs_per_epoch: int = 900, p_same: float = 0.5, seed: int = 0
+        self,
+        labels: torch.Tensor,
+        pairs_per_epoch: int = 900,
+        p_same: float = 0.5,
+        seed: int = 0,
+        *,
+        class_names: Sequence[str] | None = None,
     ):
-        self._table = _ClassTable(labels, "PairSampler")
+        self._table = _ClassTable(labels, "PairSampler", class_names)
         if pairs_per_epoch < 1:
             raise ValueError(f"pairs_per_epoch must be >= 1; got {pairs_per_epoch}")
         if not 0.0 <= p_same <= 1.0:
@@ -176,8 +189,10 @@ class EpisodeSampler:
         n_query: int,
         seed: int = 0,
         n_episodes: int | None = None,
+        *,
+        class_names: Sequence[str] | None = None,
     ):
-        self._table = t = _ClassTable(labels, "EpisodeSampler")
+        self._table = t = _ClassTable(labels, "EpisodeSampler", class_names)
         if n_way < 1 or k_shot < 1 or n_query < 1:
             raise ValueError(
                 f"n_way, k_shot and n_query must be >= 1; got {n_way}, {k_shot}, {n_query}"
@@ -189,7 +204,7 @@ class EpisodeSampler:
             )
         need = k_shot + n_query
         short = [
-            f"{c} ({n})"
+            f"{t.name(c)} ({n})"
             for c, n in zip(t.classes.tolist(), t.counts.tolist(), strict=True)
             if n < need
         ]
