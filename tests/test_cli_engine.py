@@ -178,6 +178,21 @@ def test_bad_input_is_one_line(
     assert len(lines) == 1 and lines[0].startswith("error:") and fragment in lines[0]
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["train", "--preset", "smoke", "--data", "synthetic"], ["reproduce", "--preset", "smoke"]],
+)
+@pytest.mark.parametrize("out", ["file", "file/run"])
+def test_out_that_is_a_file_fails_before_any_work(
+    command: list[str], out: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    assert main([*command, "--out", str(tmp_path / out)]) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "is a file, not a folder" in lines[0]
+    assert (tmp_path / "file").read_text() == "not a folder"  # untouched
+
+
 def test_train_rejects_unknown_and_exhaustive_classes(
     tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,25 @@ def _distance(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a finite distance >= 0, got {text!r}")
     return value
+
+
+def _out_dir(text: str) -> Path:
+    """A folder to write into, checked before any work: not a file, and creatable/writable."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; give a folder path")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"cannot create {text}: {parent} is a file, not a folder; give another folder path"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(
+            f"cannot write to {parent} (no permission); give a folder you can write to"
+        )
+    return path
 
 
 def json_text(obj: Any) -> str:

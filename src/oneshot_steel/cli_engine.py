@@ -20,6 +20,7 @@ from ._cli_common import (
     _distance,
     _int,
     _load_data,
+    _out_dir,
     _positive_int,
     _seed_list,
     json_text,
@@ -39,7 +40,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
     _add_data_arg(p)
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="run folder")
+    p.add_argument("--out", type=_out_dir, required=True, metavar="DIR", help="run folder")
     p.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
     p.add_argument(
         "--train-classes",
@@ -236,7 +237,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
     _add_data_arg(p)
-    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="results folder")
+    p.add_argument("--out", type=_out_dir, required=True, metavar="DIR", help="results folder")
     p.add_argument(
         "--seeds", type=_seed_list, default=[0, 1, 2], metavar="0,1,2", help="default: 0,1,2"
     )
@@ -324,7 +325,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--only", choices=("training", "inference"), default=None, help="run one of the two"
     )
-    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="write JSON results")
+    p.add_argument("--out", type=_out_dir, default=None, metavar="DIR", help="write JSON results")
     p.set_defaults(handler=_cmd_benchmark)
 
 
