@@ -139,6 +139,22 @@ def test_evaluate_every_class_and_a_generic_folder(
     assert json.loads(capsys.readouterr().out)["classes"] == ["dents", "marks"]
 
 
+def test_a_broken_image_in_a_set_of_your_own_is_named(
+    trained_run: Path, tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sources = sorted(tiny_neu_dir.glob("*.bmp"))
+    for name, prefix in (("dent", "Cr"), ("bump", "PS"), ("hole", "Sc")):
+        (tmp_path / name).mkdir()
+        for i, src in enumerate(p for p in sources if p.name.startswith(prefix + "_")):
+            (tmp_path / name / f"{i}.bmp").write_bytes(src.read_bytes())
+    broken = tmp_path / "dent" / "0.bmp"
+    broken.write_bytes(broken.read_bytes()[:500])  # truncated
+    capsys.readouterr()
+    assert main(_evaluate_argv(trained_run, tmp_path, "--episodes", "5")) != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(broken) in lines[0] and "NEU-CLS class" not in lines[0]
+
+
 def test_bad_path_via_the_real_entry_point(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     argv = ["evaluate", "--checkpoint", "/no/such/run/model.pt", "--data", "synthetic"]

@@ -147,5 +147,9 @@ def _load_data(path: str | None, size: int):
             raise
         try:
             return load_image_folder(path, size=size)
-        except OneShotSteelError:
-            raise neu_error from None
+        except OneShotSteelError as folder_error:
+            # Report the reader the folder was meant for: NEU's when it recognised NEU's layout
+            # and found a class empty; the generic reader's otherwise, which names the broken
+            # image of a set of your own where NEU's would only say "not a NEU-CLS class".
+            neu_layout = isinstance(neu_error, EmptyClassError)
+            raise (neu_error if neu_layout else folder_error) from None
