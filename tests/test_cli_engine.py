@@ -155,6 +155,24 @@ def test_a_broken_image_in_a_set_of_your_own_is_named(
     assert len(lines) == 1 and str(broken) in lines[0] and "NEU-CLS class" not in lines[0]
 
 
+def test_synthetic_data_is_named_in_training_and_on_a_mismatch(
+    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--preset", "smoke", "--data", "synthetic", "--image-size", "32"]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("training on SYNTHETIC stand-in data") and err.count("SYNTHETIC") == 2
+    # The same images without the stand-in's marker file pass for real ones: a mismatch.
+    (tmp_path / "mill").mkdir()
+    for src in tiny_neu_dir.glob("*.bmp"):
+        (tmp_path / "mill" / src.name).write_bytes(src.read_bytes())
+    argv = _evaluate_argv(tmp_path / "run", tmp_path / "mill", "--episodes", "5", "--pairs", "20")
+    assert main([*argv, "--classes", "Cr,PS,Sc", "--json"]) == 0
+    captured = capsys.readouterr()
+    warning = "trained on the SYNTHETIC stand-in and is evaluated on real images"
+    assert warning in captured.err and warning in json.loads(captured.out)["warnings"][0]
+
+
 def test_bad_path_via_the_real_entry_point(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     argv = ["evaluate", "--checkpoint", "/no/such/run/model.pt", "--data", "synthetic"]

@@ -78,6 +78,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_cmd_train)
 
 
+_SYNTHETIC = "SYNTHETIC stand-in data (procedural images, not NEU-CLS)"
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from .data.splits import one_shot_split
     from .train import TrainConfig, train_episodic, train_self_supervised, train_siamese
@@ -89,6 +92,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     }[args.loss]
 
     data = _load_data(args.data, args.image_size)
+    if data.synthetic:
+        print(f"training on {_SYNTHETIC}", file=sys.stderr)
     train_classes = list(args.train_classes)
     test_classes = [c for c in data.classes if c not in train_classes]
     for name in train_classes:
@@ -115,7 +120,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         f"trained {config.model} net ({args.preset}, {args.loss} loss, seed {args.seed}) on "
         f"{','.join(train_classes)} ({len(split.train)} train / {len(split.val)} val images); "
         f"unseen: {','.join(test_classes)}; best epoch {history.get('best_epoch')}"
-        + (f" (val loss {best:.4f})" if best is not None else ""),
+        + (f" (val loss {best:.4f})" if best is not None else "")
+        + (f"; data: {_SYNTHETIC}" if data.synthetic else ""),
         file=sys.stderr,
     )
     print(args.out / "model.pt")
@@ -168,6 +174,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         "kwargs"
     ].get("image_size", 100)
     threshold = args.threshold if args.threshold is not None else ckpt["config"].get("margin")
+    trained_on_synthetic = ((ckpt.get("data") or {}).get("train") or {}).get("synthetic")
     del ckpt
     net, _, _ = load_checkpoint(args.checkpoint, args.device, weights=args.weights)
     data = _load_data(args.data, size)
@@ -178,6 +185,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"--n-way {args.n_way} needs at least {args.n_way} classes; the data has "
             f"{len(data.classes)} ({','.join(data.classes)})"
         )
+    warnings = []
+    if trained_on_synthetic is not None and bool(trained_on_synthetic) != data.synthetic:
+        trained, scored = (
+            ("the SYNTHETIC stand-in", "real images")
+            if trained_on_synthetic
+            else ("real images", "the SYNTHETIC stand-in")
+        )
+        warnings.append(
+            f"the model was trained on {trained} and is evaluated on {scored}: these numbers "
+            "say nothing about how it does on the data it was meant for"
+        )
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     emb = embed(net, data, device=args.device)
     ep = episodic_accuracy(
         emb, data, args.n_way, args.k_shot, args.queries, args.episodes, args.seed
@@ -192,6 +212,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "image_size": data.image_size,
         },
         "classes": list(data.classes),
+        "warnings": warnings,
         "episodic": {
             "protocol": f"{args.n_way}-way {args.k_shot}-shot episodes, {args.queries} "
             "queries per class, nearest class mean of the support embeddings",
