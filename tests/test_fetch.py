@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from oneshot_steel._utils import cache_dir
 from oneshot_steel.data.fetch import (
     MANIFEST_NAME,
     MIRRORS,
@@ -38,6 +37,7 @@ from oneshot_steel.errors import (
     FetchError,
     UnsafeArchiveError,
 )
+from oneshot_steel.files import cache_dir
 
 CLASS_DIRS = {"Cr": "Crazing", "In": "Inclusion", "Pa": "Patches", "PS": "Pitted",
               "RS": "Rolled", "Sc": "Scratches"}  # fmt: skip

@@ -329,7 +329,7 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from ._utils import repo_root
+    from .files import repo_root
 
     root = repo_root()
     folder = root / "benchmarks" if root is not None else None

@@ -33,10 +33,11 @@ import torch
 
 from ._report import TEST_CLASSES as PAPER_TEST_CLASSES
 from ._report import TRAIN_CLASSES as PAPER_TRAIN_CLASSES
-from ._utils import default_device, repo_root, seed_everything
 from .errors import OneShotSteelError
+from .files import repo_root
 from .glue import MODE_KEY, glue, show_bundle, show_glued
 from .precision import autocast_settings
+from .runtime import default_device, seed_everything
 
 __all__ = [
     "CHECKPOINTS_PARAMETER",

@@ -39,7 +39,6 @@ import torch
 
 from . import __version__
 from ._report import TEST_CLASSES, TRAIN_CLASSES, results_markdown
-from ._utils import atomic_write_json, atomic_write_text, default_device
 from .baselines import (
     ClassificationResult,
     CNNConfig,
@@ -52,6 +51,8 @@ from .data.imageset import ImageSet
 from .data.loading import load_neu
 from .data.splits import one_shot_split
 from .evaluate import embed, episodic_accuracy, mean_ci95, pair_verification
+from .files import atomic_write_json, atomic_write_text
+from .runtime import default_device
 from .train import TrainConfig, train_or_load
 
 __all__ = ["EPISODES", "IMAGE_SIZE", "PRESETS", "reproduce", "results_markdown"]

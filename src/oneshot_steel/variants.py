@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._utils import atomic_write_json, repo_root
 from .errors import OneShotSteelError
+from .files import atomic_write_json, repo_root
 
 __all__ = [
     "VARIANTS",

@@ -27,8 +27,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import __version__
-from .._utils import atomic_write_text, cache_dir
 from ..errors import ChecksumMismatchError, DataError, DataNotFoundError, FetchError
+from ..files import atomic_write_text, cache_dir
 from .archive import extract_flat as _extract_flat
 from .archive import sha256 as _sha256
 

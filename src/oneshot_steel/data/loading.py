@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .._utils import atomic_write, cache_dir, repo_root
 from ..errors import (
     BadImageError,
     DataNotFoundError,
@@ -28,6 +27,7 @@ from ..errors import (
     FetchError,
     UnknownClassError,
 )
+from ..files import atomic_write, cache_dir, repo_root
 from .imageset import NEU_CLASSES, ImageSet
 
 #: File extensions (lower case) read as images.
@@ -346,7 +346,7 @@ def load_neu(
     torchvision build that matches torch). Non-square images are stretched to a square.
     ``digests`` hold the SHA-256 of each original (unresized) grayscale image, for duplicates.
 
-    With ``cache=True`` the resized array is stored under :func:`~oneshot_steel._utils.cache_dir`,
+    With ``cache=True`` the resized array is stored under :func:`~oneshot_steel.files.cache_dir`,
     keyed by the files' bytes, names and ``size``; a changed file can never hit a stale cache.
     ``synthetic`` is True for the stand-in (``"synthetic"``, or a folder bearing its marker).
     """

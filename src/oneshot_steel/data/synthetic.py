@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .._utils import cache_dir
 from ..errors import DataError
+from ..files import cache_dir
 from .fetch import (
     MANIFEST_NAME,
     format_manifest,
