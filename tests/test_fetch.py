@@ -21,15 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from oneshot_steel.data.fetch import (
-    MANIFEST_NAME,
-    MIRRORS,
-    Mirror,
-    fetch_neu,
-    read_manifest,
-    verify_neu_folder,
-)
+from oneshot_steel.data.fetch import MIRRORS, Mirror, fetch_neu
 from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.data.manifest import MANIFEST_NAME, read_manifest, verify_neu_folder
 from oneshot_steel.errors import (
     ChecksumMismatchError,
     DataError,

@@ -14,8 +14,8 @@ from PIL import Image
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
-from oneshot_steel.data.fetch import read_manifest, verify_neu_folder
 from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.data.manifest import read_manifest, verify_neu_folder
 from oneshot_steel.data.synthetic import (
     MARKER,
     ensure_synthetic,

@@ -273,7 +273,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .baselines import CNNConfig
-    from .data.loading import resolve_data_root
+    from .data import resolve_data_root
     from .reproduce import reproduce
     from .train import TrainConfig
 

@@ -48,7 +48,7 @@ from .baselines import (
     table3,
 )
 from .data.imageset import ImageSet
-from .data.loading import load_neu
+from .data.sources import load_neu
 from .data.splits import one_shot_split
 from .evaluate import embed, episodic_accuracy, mean_ci95, pair_verification
 from .files import atomic_write_json, atomic_write_text
