@@ -31,10 +31,9 @@ from typing import Any, Literal
 
 import torch
 
-from ._report import TEST_CLASSES as PAPER_TEST_CLASSES
-from ._report import TRAIN_CLASSES as PAPER_TRAIN_CLASSES
 from .data import load_neu, resolve_data_root
 from .data.paths import is_synthetic_folder
+from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES
 from .errors import DataNotFoundError, FetchError, OneShotSteelError
 from .files import repo_root
 from .glue import MODE_KEY, glue, show_bundle, show_glued
@@ -402,8 +401,10 @@ def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str,
     if not items or not isinstance(items, Sequence) or not all(
         isinstance(c, str) and c.strip() for c in items
     ):
+        quoted = ", ".join(f'"{c}"' for c in PAPER_TEST_CLASSES)  # the example: the paper's
+        spaced, tight = ", ".join(PAPER_TEST_CLASSES), ",".join(PAPER_TEST_CLASSES)
         raise ParameterError(
             f"{name}={value!r} is not a list of class names. Set it to a list such as "
-            f'["Cr", "PS", "Sc"] (papermill: -y "{name}: [Cr, PS, Sc]" or -p {name} Cr,PS,Sc).'
+            f'[{quoted}] (papermill: -y "{name}: [{spaced}]" or -p {name} {tight}).'
         )
     return tuple(c.strip() for c in items)

@@ -18,13 +18,22 @@ from .loading import load_image_folder
 from .manifest import verify_neu_folder
 from .paths import default_data_dir
 from .sources import load_neu, resolve_data_root
-from .splits import OneShotSplit, find_duplicates, one_shot_split, stratified_split
+from .splits import (
+    PAPER_TEST_CLASSES,
+    PAPER_TRAIN_CLASSES,
+    OneShotSplit,
+    find_duplicates,
+    one_shot_split,
+    stratified_split,
+)
 from .synthetic import ensure_synthetic, make_synthetic
 
 __all__ = [
     "MIRRORS",
     "NEU_CLASSES",
     "NEU_CLASS_NAMES",
+    "PAPER_TEST_CLASSES",
+    "PAPER_TRAIN_CLASSES",
     "ImageSet",
     "OneShotSplit",
     "default_data_dir",
