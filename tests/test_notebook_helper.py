@@ -13,7 +13,7 @@ import torch
 import oneshot_steel.glue as glue_module
 import oneshot_steel.notebook as notebook_module
 from oneshot_steel.data.synthetic import MARKER
-from oneshot_steel.errors import DataNotFoundError, FetchError
+from oneshot_steel.errors import DataNotFoundError, FetchError, ModeError, ParameterError
 from oneshot_steel.glue import (
     display_cell_source,
     format_glued,
@@ -25,8 +25,6 @@ from oneshot_steel.glue import (
 )
 from oneshot_steel.notebook import (
     SETUP_CELL_TEMPLATE,
-    ModeError,
-    ParameterError,
     class_names,
     glue,
     load_data,

@@ -34,7 +34,7 @@ import torch
 from .data import load_neu, resolve_data_root
 from .data.paths import is_synthetic_folder
 from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES
-from .errors import DataNotFoundError, FetchError, OneShotSteelError
+from .errors import DataNotFoundError, FetchError, ModeError, OneShotSteelError, ParameterError
 from .files import repo_root
 from .glue import MODE_KEY, glue, show_bundle, show_glued
 from .precision import autocast_settings
@@ -46,9 +46,7 @@ __all__ = [
     "MODES",
     "PARAMETERS_CELL",
     "SETUP_CELL_TEMPLATE",
-    "ModeError",
     "NotebookContext",
-    "ParameterError",
     "class_names",
     "glue",
     "load_data",
@@ -89,14 +87,6 @@ if "google.colab" in sys.modules:  # on Colab: install the package, keeping Cola
     %pip install -q "oneshot-steel @ git+{url}@{branch}"
 from oneshot_steel.notebook import setup_notebook
 ctx = setup_notebook(mode=MODE, data=DATA, seed=SEED)"""
-
-
-class ModeError(OneShotSteelError, ValueError):
-    """MODE is not one of smoke, quick, full or empty."""
-
-
-class ParameterError(OneShotSteelError, ValueError):
-    """A chapter parameter has a value the chapter cannot use."""
 
 
 def repository() -> tuple[str, str]:
@@ -398,8 +388,10 @@ def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str,
         except (ValueError, SyntaxError):
             items = text.strip("[]()").replace(",", " ").split()
         items = [items] if isinstance(items, str) else items
-    if not items or not isinstance(items, Sequence) or not all(
-        isinstance(c, str) and c.strip() for c in items
+    if (
+        not items
+        or not isinstance(items, Sequence)
+        or not all(isinstance(c, str) and c.strip() for c in items)
     ):
         quoted = ", ".join(f'"{c}"' for c in PAPER_TEST_CLASSES)  # the example: the paper's
         spaced, tight = ", ".join(PAPER_TEST_CLASSES), ",".join(PAPER_TEST_CLASSES)
