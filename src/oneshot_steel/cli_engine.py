@@ -23,6 +23,7 @@ from ._cli_common import (
     _seed_list,
 )
 from .errors import OneShotSteelError
+from .files import repo_root
 
 
 # --------------------------------------------------------------------------- train
@@ -332,8 +333,6 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     import importlib.util
-
-    from .files import repo_root
 
     root = repo_root()
     folder = root / "benchmarks" if root is not None else None
