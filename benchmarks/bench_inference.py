@@ -34,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import hardware, resolve_device, time_call  # noqa: E402
 from paper_style import load_pil, paper_style_compare  # noqa: E402
 
-from oneshot_steel._utils import cache_dir  # noqa: E402
 from oneshot_steel.augment import to_model_input  # noqa: E402
-from oneshot_steel.data.loading import load_neu  # noqa: E402
+from oneshot_steel.data import load_neu  # noqa: E402
 from oneshot_steel.data.splits import one_shot_split  # noqa: E402
 from oneshot_steel.evaluate import embed, episodic_accuracy  # noqa: E402
+from oneshot_steel.files import cache_dir  # noqa: E402
 from oneshot_steel.models import build_model  # noqa: E402
 from oneshot_steel.train import TrainConfig, load_checkpoint, train_or_load  # noqa: E402
 

@@ -38,7 +38,7 @@ from _timing import hardware, resolve_device, sync  # noqa: E402
 from paper_style import PaperStylePairs, paper_style_loader, paper_style_step  # noqa: E402
 
 from oneshot_steel.augment import augment_batch  # noqa: E402
-from oneshot_steel.data.loading import load_neu  # noqa: E402
+from oneshot_steel.data import load_neu  # noqa: E402
 from oneshot_steel.data.splits import one_shot_split  # noqa: E402
 from oneshot_steel.losses import contrastive_loss, euclidean_distance  # noqa: E402
 from oneshot_steel.models import build_model  # noqa: E402

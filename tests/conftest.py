@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from oneshot_steel.data import load_neu
 from oneshot_steel.data.imageset import ImageSet
-from oneshot_steel.data.loading import IMAGE_EXTENSIONS, load_neu
+from oneshot_steel.data.loading import IMAGE_EXTENSIONS
 from oneshot_steel.data.synthetic import make_synthetic
 
 #: Images per class in ``tiny_neu_dir`` and side length of ``tiny_set``.

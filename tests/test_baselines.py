@@ -17,8 +17,8 @@ from oneshot_steel.baselines import (
     table3,
     train_cnn,
 )
+from oneshot_steel.data import load_neu
 from oneshot_steel.data.imageset import ImageSet
-from oneshot_steel.data.loading import load_neu
 from oneshot_steel.data.splits import stratified_split
 from oneshot_steel.data.synthetic import make_synthetic
 from oneshot_steel.errors import DataError

@@ -149,7 +149,7 @@ def test_knn_check_fails_a_wrong_answer_with_a_hint() -> None:
 
 
 def test_knn_check_on_the_paper_protocol(tiny_neu_dir: Path) -> None:
-    from oneshot_steel.data.loading import load_neu
+    from oneshot_steel.data import load_neu
 
     data = load_neu(tiny_neu_dir, size=64)  # has Cr_1 ... Sc_1, the paper's supports
     assert check("ch07.knn_predict", _knn_predict, data=data)  # three cases: two random, this

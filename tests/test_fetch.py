@@ -21,16 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from oneshot_steel._utils import cache_dir
-from oneshot_steel.data.fetch import (
-    MANIFEST_NAME,
-    MIRRORS,
-    Mirror,
-    fetch_neu,
-    read_manifest,
-    verify_neu_folder,
-)
+from oneshot_steel.data.fetch import MIRRORS, Mirror, fetch_neu
 from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.data.manifest import MANIFEST_NAME, read_manifest, verify_neu_folder
 from oneshot_steel.errors import (
     ChecksumMismatchError,
     DataError,
@@ -38,6 +31,7 @@ from oneshot_steel.errors import (
     FetchError,
     UnsafeArchiveError,
 )
+from oneshot_steel.files import cache_dir
 
 CLASS_DIRS = {"Cr": "Crazing", "In": "Inclusion", "Pa": "Patches", "PS": "Pitted",
               "RS": "Rolled", "Sc": "Scratches"}  # fmt: skip

@@ -12,15 +12,15 @@ import pytest
 import torch
 from PIL import Image
 
-import oneshot_steel.data.fetch as fetch_module
-from oneshot_steel.data import loading
-from oneshot_steel.data.imageset import NEU_CLASSES
-from oneshot_steel.data.loading import (
+from oneshot_steel.data import (
     default_data_dir,
     load_image_folder,
     load_neu,
+    paths,
     resolve_data_root,
+    sources,
 )
+from oneshot_steel.data.imageset import NEU_CLASSES
 from oneshot_steel.errors import (
     BadImageError,
     DataNotFoundError,
@@ -268,7 +268,7 @@ def test_resolve_explicit_env_and_synthetic(tmp_path, monkeypatch):
 def test_resolve_default_folder_then_fetch(tmp_path, monkeypatch):
     """Default folder when present; else fetch into it; a failed fetch lists the manual routes."""
     monkeypatch.delenv("ONESHOT_STEEL_DATA", raising=False)
-    monkeypatch.setattr(loading, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)
     default = tmp_path / "data" / "neu-cls"
     assert default_data_dir() == default
     calls = []
@@ -277,7 +277,7 @@ def test_resolve_default_folder_then_fetch(tmp_path, monkeypatch):
         calls.append(dest)
         raise FetchError("all 2 mirrors failed: no network")
 
-    monkeypatch.setattr(fetch_module, "fetch_neu", failing_fetch)
+    monkeypatch.setattr(sources, "fetch_neu", failing_fetch)
     with pytest.raises(DataNotFoundError) as info:
         resolve_data_root()
     assert calls == [default]
@@ -291,17 +291,17 @@ def test_resolve_default_folder_then_fetch(tmp_path, monkeypatch):
         "ONESHOT_STEEL_DATA=synthetic",
     ):
         assert needle in message
-    monkeypatch.setattr(fetch_module, "fetch_neu", lambda dest, **kw: Path(dest))
+    monkeypatch.setattr(sources, "fetch_neu", lambda dest, **kw: Path(dest))
     assert resolve_data_root() == default
     default.mkdir(parents=True)
     (default / "Cr_1.bmp").write_bytes(b"")
-    monkeypatch.setattr(fetch_module, "fetch_neu", failing_fetch)
+    monkeypatch.setattr(sources, "fetch_neu", failing_fetch)
     assert resolve_data_root() == default  # present: no fetch
     assert len(calls) == 1
 
 
 def test_default_data_dir_outside_a_checkout(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "repo_root", lambda: None)
+    monkeypatch.setattr(paths, "repo_root", lambda: None)
     monkeypatch.chdir(tmp_path)
     assert default_data_dir() == tmp_path / "data" / "neu-cls"
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-import oneshot_steel.data.loading as loading
 import oneshot_steel.glue as glue_module
+import oneshot_steel.notebook as notebook_module
 from oneshot_steel.data.synthetic import MARKER
-from oneshot_steel.errors import DataNotFoundError, FetchError
+from oneshot_steel.errors import DataNotFoundError, FetchError, ModeError, ParameterError
 from oneshot_steel.glue import (
     display_cell_source,
     format_glued,
@@ -25,8 +25,6 @@ from oneshot_steel.glue import (
 )
 from oneshot_steel.notebook import (
     SETUP_CELL_TEMPLATE,
-    ModeError,
-    ParameterError,
     class_names,
     glue,
     load_data,
@@ -112,7 +110,7 @@ def test_unreachable_default_falls_back_loudly(
         raise error("every mirror failed: no network")
 
     monkeypatch.delenv("ONESHOT_STEEL_DATA", raising=False)
-    monkeypatch.setattr(loading, "resolve_data_root", unreachable)
+    monkeypatch.setattr(notebook_module, "resolve_data_root", unreachable)
     ctx = setup_notebook(mode="full", data="")
     assert ctx.synthetic and ctx.data_root == "synthetic"
     out = capsys.readouterr().out

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from oneshot_steel.data import load_neu
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
-from oneshot_steel.data.loading import IMAGE_EXTENSIONS, load_neu
+from oneshot_steel.data.loading import IMAGE_EXTENSIONS
 from oneshot_steel.data.splits import (
     describe_duplicates,
     find_duplicates,

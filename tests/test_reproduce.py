@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from oneshot_steel.baselines import CNNConfig
+from oneshot_steel.data import load_neu
 from oneshot_steel.data.imageset import ImageSet
-from oneshot_steel.data.loading import load_neu
 from oneshot_steel.data.synthetic import make_synthetic
 from oneshot_steel.errors import UnknownClassError
 from oneshot_steel.reproduce import ROWS, reproduce

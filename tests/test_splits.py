@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from oneshot_steel.data import load_neu
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
-from oneshot_steel.data.loading import load_neu
 from oneshot_steel.data.splits import (
     OneShotSplit,
     describe_duplicates,

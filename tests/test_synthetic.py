@@ -14,9 +14,8 @@ from PIL import Image
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
-from oneshot_steel._utils import cache_dir
-from oneshot_steel.data.fetch import read_manifest, verify_neu_folder
 from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.data.manifest import read_manifest, verify_neu_folder
 from oneshot_steel.data.synthetic import (
     MARKER,
     ensure_synthetic,
@@ -24,6 +23,7 @@ from oneshot_steel.data.synthetic import (
     synthetic_images,
 )
 from oneshot_steel.errors import DataError
+from oneshot_steel.files import cache_dir
 
 
 def test_files_are_named_and_shaped_like_neu(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from bookruns import smoke_data
 from booktools import REPO
 
+from oneshot_steel.errors import VariantError
 from oneshot_steel.instructors import (
     book_chapters,
     chapters_markdown,
@@ -22,7 +23,6 @@ from oneshot_steel.notebook import PARAMETERS_CELL
 from oneshot_steel.variants import (
     VARIANTS,
     Variant,
-    VariantError,
     _value,
     check_variant,
     main,

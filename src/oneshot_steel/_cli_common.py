@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import OneShotSteelError
+from .errors import DataNotFoundError, EmptyClassError, OneShotSteelError, UnknownClassError
 
 
 def _positive_int(text: str) -> int:
@@ -135,8 +135,7 @@ def _load_data(path: str | None, size: int):
     The NEU reader is tried first; when the folder holds class folders whose names are not
     NEU classes (or not all six), it is read as a generic folder instead.
     """
-    from .data.loading import load_image_folder, load_neu
-    from .errors import DataNotFoundError, EmptyClassError, UnknownClassError
+    from .data import load_image_folder, load_neu  # heavy (torch): only when a command runs
 
     if path is None or path.strip().lower() == "synthetic":
         return load_neu(path, size=size)

@@ -27,9 +27,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._utils import atomic_write, atomic_write_json
 from .data.imageset import ImageSet
 from .errors import CheckpointError
+from .files import atomic_write, atomic_write_json
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
 from .truncate import knob_mismatch, test_steps
 

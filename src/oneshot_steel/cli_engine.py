@@ -26,6 +26,7 @@ from ._cli_common import (
     json_text,
 )
 from .errors import OneShotSteelError
+from .files import repo_root
 
 
 # --------------------------------------------------------------------------- train
@@ -34,8 +35,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train an embedding network on the one-shot class split",
         description="Train the paper's Siamese network with the contrastive loss (or another "
-        "model and loss, see --model and --loss) on the training classes (default RS, Pa, "
-        "In); the remaining classes stay unseen for testing. "
+        "model and loss, see --model and --loss) on the training classes (default: the "
+        "paper's); the remaining classes stay unseen for testing. "
         "Writes OUT/model.pt (resumable), OUT/best.pt and OUT/history.json.",
     )
     p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
@@ -45,9 +46,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--train-classes",
         type=_class_list,
-        default=["RS", "Pa", "In"],
+        default=None,  # the paper's split; data.splits (torch) is imported only when a command runs
         metavar="A,B,C",
-        help="classes to train on (default: RS,Pa,In); the others are the unseen test classes",
+        help="classes to train on (default: the paper's training classes); the others are the "
+        "unseen test classes",
     )
     p.add_argument(
         "--model",
@@ -82,7 +84,7 @@ _SYNTHETIC = "SYNTHETIC stand-in data (procedural images, not NEU-CLS)"
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .data.splits import one_shot_split
+    from .data.splits import PAPER_TRAIN_CLASSES, one_shot_split
     from .train import TrainConfig, train_episodic, train_self_supervised, train_siamese
 
     fit = {
@@ -94,7 +96,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     data = _load_data(args.data, args.image_size)
     if data.synthetic:
         print(f"training on {_SYNTHETIC}", file=sys.stderr)
-    train_classes = list(args.train_classes)
+    train_classes = list(PAPER_TRAIN_CLASSES if args.train_classes is None else args.train_classes)
     test_classes = [c for c in data.classes if c not in train_classes]
     for name in train_classes:
         data.class_index(name)  # a clear error for a misspelled class
@@ -279,16 +281,16 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--train-classes",
         type=_class_list,
-        default=["RS", "Pa", "In"],
+        default=None,  # the paper's split, filled in by _cmd_reproduce
         metavar="A,B,C",
-        help="classes the one-shot nets train on (default: RS,Pa,In, as in the paper)",
+        help="classes the one-shot nets train on (default: the paper's training classes)",
     )
     p.add_argument(
         "--test-classes",
         type=_class_list,
-        default=["Cr", "PS", "Sc"],
+        default=None,
         metavar="A,B,C",
-        help="unseen classes they are tested on, at least 3 (default: Cr,PS,Sc)",
+        help="unseen classes they are tested on, at least 3 (default: the paper's test classes)",
     )
     _add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress messages")
@@ -297,16 +299,19 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .baselines import CNNConfig
-    from .data.loading import resolve_data_root
+    from .data import resolve_data_root
+    from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES
     from .reproduce import reproduce
     from .train import TrainConfig
 
-    overlap = sorted(set(args.train_classes) & set(args.test_classes))
+    train_classes = list(PAPER_TRAIN_CLASSES if args.train_classes is None else args.train_classes)
+    test_classes = list(PAPER_TEST_CLASSES if args.test_classes is None else args.test_classes)
+    overlap = sorted(set(train_classes) & set(test_classes))
     if overlap:
         raise ValueError(f"--train-classes and --test-classes share {','.join(overlap)}")
-    if len(args.test_classes) < 3:
+    if len(test_classes) < 3:
         raise ValueError("--test-classes needs at least 3 classes (the episodes are 3-way)")
-    if len(args.train_classes) < 2:
+    if len(train_classes) < 2:
         raise ValueError("--train-classes needs at least 2 classes (for different-class pairs)")
     root = resolve_data_root(args.data)  # a clear error for a bad path, before any work
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
@@ -320,8 +325,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         siamese_config=TrainConfig.preset(args.preset, **epochs),
         cnn_config=CNNConfig.preset(args.preset, **cnn_epochs),
-        train_classes=args.train_classes,
-        test_classes=args.test_classes,
+        train_classes=train_classes,
+        test_classes=test_classes,
     )
     print((args.out / "results.md").read_text(encoding="utf-8"))
     return 0
@@ -352,8 +357,6 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     import importlib.util
-
-    from ._utils import repo_root
 
     root = repo_root()
     folder = root / "benchmarks" if root is not None else None

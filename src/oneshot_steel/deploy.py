@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._utils import atomic_write
 from .errors import OneShotSteelError
+from .files import atomic_write
 from .truncate import cap
 
 __all__ = [

@@ -53,3 +53,15 @@ class CheckpointError(OneShotSteelError):
 
 class TrainingDivergedError(OneShotSteelError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class ModeError(OneShotSteelError, ValueError):
+    """MODE is not one of smoke, quick, full or empty."""
+
+
+class ParameterError(OneShotSteelError, ValueError):
+    """A chapter parameter has a value the chapter cannot use."""
+
+
+class VariantError(OneShotSteelError, ValueError):
+    """A variant names a missing notebook or a parameter its parameters cell lacks."""

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._utils import atomic_write_text, repo_root
 from .errors import OneShotSteelError
+from .files import atomic_write_text, repo_root
 
 __all__ = [
     "DIFFICULTY",

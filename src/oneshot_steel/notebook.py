@@ -31,21 +31,22 @@ from typing import Any, Literal
 
 import torch
 
-from ._report import TEST_CLASSES as PAPER_TEST_CLASSES
-from ._report import TRAIN_CLASSES as PAPER_TRAIN_CLASSES
-from ._utils import default_device, repo_root, seed_everything
-from .errors import OneShotSteelError
+from .data import load_neu, resolve_data_root
+from .data.paths import is_synthetic_folder
+from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES
+from .errors import DataNotFoundError, FetchError, ModeError, OneShotSteelError, ParameterError
+from .files import repo_root
 from .glue import MODE_KEY, glue, show_bundle, show_glued
 from .precision import autocast_settings
+from .runtime import default_device, seed_everything
+from .truncate import ENV, test_steps
 
 __all__ = [
     "CHECKPOINTS_PARAMETER",
     "MODES",
     "PARAMETERS_CELL",
     "SETUP_CELL_TEMPLATE",
-    "ModeError",
     "NotebookContext",
-    "ParameterError",
     "class_names",
     "glue",
     "load_data",
@@ -86,14 +87,6 @@ if "google.colab" in sys.modules:  # on Colab: install the package, keeping Cola
     %pip install -q "oneshot-steel @ git+{url}@{branch}"
 from oneshot_steel.notebook import setup_notebook
 ctx = setup_notebook(mode=MODE, data=DATA, seed=SEED)"""
-
-
-class ModeError(OneShotSteelError, ValueError):
-    """MODE is not one of smoke, quick, full or empty."""
-
-
-class ParameterError(OneShotSteelError, ValueError):
-    """A chapter parameter has a value the chapter cannot use."""
 
 
 def repository() -> tuple[str, str]:
@@ -204,10 +197,6 @@ def _device_line(device: torch.device, bf16: bool) -> str:
 
 def _resolve_data(data: str | os.PathLike) -> tuple[Path | Literal["synthetic"], bool, str]:
     """``(root, synthetic, fallback_reason)``; the reason is empty unless we fell back."""
-    from .data.loading import resolve_data_root
-    from .data.synthetic import MARKER
-    from .errors import DataNotFoundError, FetchError
-
     explicit = str(data).strip()
     try:
         root = resolve_data_root(explicit or None)
@@ -217,7 +206,7 @@ def _resolve_data(data: str | os.PathLike) -> tuple[Path | Literal["synthetic"],
         return "synthetic", True, str(err).splitlines()[0]
     if root == "synthetic":
         return root, True, ""
-    return root, (Path(root) / MARKER).is_file(), ""
+    return root, is_synthetic_folder(root), ""
 
 
 def _display_warning(title: str, items: list[str]) -> None:
@@ -303,9 +292,7 @@ def _report(ctx: NotebookContext, fallback: str) -> None:
         f"Data:   {data}",
         f"Seed:   {ctx.seed} (Python, NumPy and torch seeded)",
     ]
-    from .truncate import ENV, test_steps  # the TEST-ONLY knob: say so before anything runs
-
-    if test_steps() is not None:
+    if test_steps() is not None:  # the TEST-ONLY knob: say so before anything runs
         lines.append(f"Test:   {ENV}={test_steps()}: training truncated, NOT real results")
     for line in lines:
         print(textwrap.fill(line, width=88, subsequent_indent=" " * 8, break_on_hyphens=False))
@@ -345,8 +332,6 @@ def _report(ctx: NotebookContext, fallback: str) -> None:
 
 def load_data(ctx: NotebookContext, size: int = 100):
     """The data set of ``ctx`` as an ImageSet of ``size`` x ``size`` images (see ``load_neu``)."""
-    from .data.loading import load_neu
-
     data = load_neu(ctx.data_root, size=size)
     if data.synthetic != ctx.synthetic:  # cannot happen unless the folder changed under us
         raise OneShotSteelError(
@@ -380,8 +365,6 @@ def runs_dir(
     train, test = tuple(train_classes), tuple(test_classes)
     if (train, test) != (PAPER_TRAIN_CLASSES, PAPER_TEST_CLASSES):
         name += f"-{'-'.join(train)}-vs-{'-'.join(test)}"
-    from .truncate import test_steps
-
     if test_steps() is not None:  # truncated test runs (see .truncate) get folders of their own
         name += f"-test{test_steps()}"
     env = str(checkpoints).strip() or os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "").strip()
@@ -405,11 +388,15 @@ def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str,
         except (ValueError, SyntaxError):
             items = text.strip("[]()").replace(",", " ").split()
         items = [items] if isinstance(items, str) else items
-    if not items or not isinstance(items, Sequence) or not all(
-        isinstance(c, str) and c.strip() for c in items
+    if (
+        not items
+        or not isinstance(items, Sequence)
+        or not all(isinstance(c, str) and c.strip() for c in items)
     ):
+        quoted = ", ".join(f'"{c}"' for c in PAPER_TEST_CLASSES)  # the example: the paper's
+        spaced, tight = ", ".join(PAPER_TEST_CLASSES), ",".join(PAPER_TEST_CLASSES)
         raise ParameterError(
             f"{name}={value!r} is not a list of class names. Set it to a list such as "
-            f'["Cr", "PS", "Sc"] (papermill: -y "{name}: [Cr, PS, Sc]" or -p {name} Cr,PS,Sc).'
+            f'[{quoted}] (papermill: -y "{name}: [{spaced}]" or -p {name} {tight}).'
         )
     return tuple(c.strip() for c in items)

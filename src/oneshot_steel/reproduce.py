@@ -38,8 +38,6 @@ import numpy as np
 import torch
 
 from . import __version__
-from ._report import TEST_CLASSES, TRAIN_CLASSES, results_markdown
-from ._utils import atomic_write_json, atomic_write_text, default_device
 from .baselines import (
     ClassificationResult,
     CNNConfig,
@@ -49,14 +47,20 @@ from .baselines import (
     table3,
 )
 from .data.imageset import ImageSet
-from .data.loading import load_neu
-from .data.splits import one_shot_split
+from .data.sources import load_neu
+from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES, one_shot_split
 from .evaluate import embed, episodic_accuracy, mean_ci95, pair_verification
+from .files import atomic_write_json, atomic_write_text
+from .report import results_markdown
+from .runtime import default_device
 from .train import TrainConfig, train_or_load
 
 __all__ = ["EPISODES", "IMAGE_SIZE", "PRESETS", "reproduce", "results_markdown"]
 
 PRESETS = ("paper", "quick", "smoke")
+#: The paper's split, the default of :func:`reproduce`, under the names chapter 7 imports
+#: (:data:`~oneshot_steel.data.splits.PAPER_TRAIN_CLASSES` and ``PAPER_TEST_CLASSES``).
+TRAIN_CLASSES, TEST_CLASSES = PAPER_TRAIN_CLASSES, PAPER_TEST_CLASSES
 #: Evaluation episodes per setting and seed.
 EPISODES: dict[str, int] = {"paper": 10_000, "quick": 2_000, "smoke": 100}
 #: Image side the nets see when :func:`reproduce` loads the data itself. ``smoke`` shrinks
@@ -204,7 +208,7 @@ def _oneshot_seed(
     train_classes, test_classes = classes
     split = one_shot_split(data, train_classes, test_classes, seed=seed)
     # The net depends on the training classes only; another split's runs get their own folder.
-    paper_split = tuple(train_classes) == TRAIN_CLASSES
+    paper_split = tuple(train_classes) == PAPER_TRAIN_CLASSES
     folder = "oneshot" if paper_split else "oneshot-" + "-".join(train_classes)
     net = train_or_load(
         replace(config, seed=seed),
@@ -251,8 +255,8 @@ def reproduce(
     siamese_config: TrainConfig | None = None,
     table3_siamese_config: TrainConfig | None = None,
     cnn_config: CNNConfig | None = None,
-    train_classes: Sequence[str] = TRAIN_CLASSES,
-    test_classes: Sequence[str] = TEST_CLASSES,
+    train_classes: Sequence[str] = PAPER_TRAIN_CLASSES,
+    test_classes: Sequence[str] = PAPER_TEST_CLASSES,
 ) -> dict[str, Any]:
     """Run every protocol of Tables 2 and 3 for each seed; write ``results.json`` and
     ``results.md`` in ``out_dir`` (atomically) and return the results dict.
@@ -273,9 +277,10 @@ def reproduce(
             ``siamese_config``).
         cnn_config: training of Table 3's CNN (default: the preset's
             :class:`~oneshot_steel.baselines.CNNConfig`).
-        train_classes, test_classes: the one-shot split (default: the paper's RS/Pa/In and
-            Cr/PS/Sc); disjoint, at least 2 and 3 classes. Another split trains its one-shot
-            nets under ``oneshot-<train classes>/`` so the paper split's runs are kept.
+        train_classes, test_classes: the one-shot split (default: the paper's,
+            :data:`~oneshot_steel.data.splits.PAPER_TRAIN_CLASSES` and ``PAPER_TEST_CLASSES``);
+            disjoint, at least 2 and 3 classes. Another split trains its one-shot nets under
+            ``oneshot-<train classes>/`` so the paper split's runs are kept.
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of {list(PRESETS)}")

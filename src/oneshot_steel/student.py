@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._utils import repo_root
 from .errors import OneShotSteelError
+from .files import repo_root
 from .instructors import solutions
 
 __all__ = [

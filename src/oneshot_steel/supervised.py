@@ -28,14 +28,15 @@ from sklearn.metrics import confusion_matrix
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._utils import atomic_write_json, default_device
 from .augment import augment_batch, to_model_input
 from .checkpoint import data_fingerprint, write_checkpoint
 from .data.imageset import ImageSet
 from .data.splits import stratified_split
 from .errors import CheckpointError, TrainingDivergedError
 from .evaluate import OneShotClassifier, mean_ci95
+from .files import atomic_write_json
 from .models import CompactEmbeddingNet, PaperCNNClassifier
+from .runtime import default_device
 from .train import TrainConfig, autocast_settings, epoch_seed, fused_adam, train_or_load
 from .truncate import cap, cap_epochs, test_steps, warn_truncated
 

@@ -28,7 +28,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._tasks import AUGMENT, INIT, EpisodeTask, PairTask, SelfSupervisedTask, Task, epoch_seed
-from ._utils import default_device
 from .checkpoint import (
     FORMAT_VERSION,
     MODEL_FILE,
@@ -47,6 +46,7 @@ from .checkpoint import (
 from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
+from .runtime import default_device
 from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [

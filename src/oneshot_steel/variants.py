@@ -26,13 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._utils import atomic_write_json, repo_root
-from .errors import OneShotSteelError
+from .errors import VariantError
+from .files import atomic_write_json, repo_root
 
 __all__ = [
     "VARIANTS",
     "Variant",
-    "VariantError",
     "VariantRun",
     "check_variant",
     "main",
@@ -40,10 +39,6 @@ __all__ = [
     "run_variant",
     "run_variants",
 ]
-
-
-class VariantError(OneShotSteelError, ValueError):
-    """A variant names a missing notebook or a parameter its parameters cell lacks."""
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ A coding exercise leaves a placeholder for the learner (``answer = ...``) and en
 The generic checks (:func:`check_close`, :func:`check_equal`, :func:`check_shape`,
 :func:`check_true`, :func:`check_function`) take the expected value as an argument.
 
-Adding a chapter's check: append a function to the chapter's module (``_part1.py`` for
-chapters 1-5, ``_part2.py`` for chapters 6 onwards; a new module must be imported in this
-package's ``__init__.py`` so that its checks are registered), decorated with
+Adding a chapter's check: append a function to the module of the chapter's part of the book
+(``foundations.py`` for chapters 1-4, ``reproducing_the_paper.py`` for 5-7,
+``beyond_the_paper.py`` for 8 onwards, as in ``_toc.yml``; a new module must be imported in
+this package's ``__init__.py`` so that its checks are registered), decorated with
 ``@register("chNN.what")``. It receives the learner's value (and any keyword arguments the
 notebook passes), computes the expected answer **with the package's own code** (never a number
 typed in by hand, which would silently go stale), and returns the result of a generic check::
@@ -37,19 +38,17 @@ Import heavy modules inside the function, so that importing this package stays c
 
 from __future__ import annotations
 
-from . import _part1, _part2  # noqa: F401  (importing them registers the chapters' checks)
-from ._core import (
-    CHECKS,
+from . import beyond_the_paper, foundations, reproducing_the_paper  # noqa: F401  (registers them)
+from .generic import (
     CheckFailed,
     CheckResult,
-    check,
     check_close,
     check_equal,
     check_function,
     check_shape,
     check_true,
-    register,
 )
+from .registry import CHECKS, check, register
 
 __all__ = [
     "CHECKS",

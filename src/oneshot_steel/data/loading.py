@@ -13,22 +13,16 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .._utils import atomic_write, cache_dir, repo_root
-from ..errors import (
-    BadImageError,
-    DataNotFoundError,
-    EmptyClassError,
-    FetchError,
-    UnknownClassError,
-)
+from ..errors import BadImageError, DataNotFoundError, EmptyClassError, UnknownClassError
+from ..files import atomic_write, cache_dir
 from .imageset import NEU_CLASSES, ImageSet
+from .paths import is_synthetic_folder
 
 #: File extensions (lower case) read as images.
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
@@ -50,8 +44,6 @@ SPLIT_FOLDERS: frozenset[str] = frozenset(
 _NEU_FILE = re.compile(r"^(?P<prefix>.+?)_(?P<num>\d+)$")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 _CACHE_VERSION = "oneshot-steel-decoded-v1"
-_OFFICIAL_PAGE = "http://faculty.neu.edu.cn/yunhyan/NEU_surface_defect_database.html"
-_KAGGLE = "fantacher/neu-metal-surface-defects-data"
 
 
 def _norm(name: str) -> str:
@@ -84,60 +76,6 @@ def _sort_key(path: Path) -> tuple[int, int, str]:
     """Numeric suffix first (Cr_2 before Cr_10), then the name: a stable order everywhere."""
     match = _TRAILING_NUMBER.search(path.stem)
     return (0, int(match.group(1)), path.name) if match else (1, 0, path.name)
-
-
-# --------------------------------------------------------------------------- data root
-def default_data_dir() -> Path:
-    """Where the real set lives by default: ``data/neu-cls`` in the checkout (else under cwd)."""
-    root = repo_root()
-    return (root if root is not None else Path.cwd()) / "data" / "neu-cls"
-
-
-def _explicit_root(value: str | os.PathLike, origin: str) -> Path | Literal["synthetic"]:
-    if str(value).strip().lower() == "synthetic":
-        return "synthetic"
-    path = Path(value).expanduser()
-    if not path.is_dir():
-        what = "does not exist" if not path.exists() else "is not a folder"
-        raise DataNotFoundError(
-            f"The data folder {str(path)!r} ({origin}) {what}. Point it at the folder holding "
-            "the NEU-CLS images (e.g. Cr_1.bmp ... Sc_300.bmp, or one folder per class), run "
-            "`python -m oneshot_steel fetch-data` to download them, or use 'synthetic' for the "
-            "procedural stand-in."
-        )
-    return path
-
-
-def resolve_data_root(root: str | os.PathLike | None = None) -> Path | Literal["synthetic"]:
-    """Find the NEU-CLS folder: ``root``, else ``$ONESHOT_STEEL_DATA``, else the default folder,
-    else download it there. The value ``"synthetic"`` selects the stand-in.
-
-    An explicit path is never replaced by a download: a typo should fail loudly, not fetch.
-    """
-    if root is not None and str(root) != "":
-        return _explicit_root(root, "given as the data root")
-    env = os.environ.get("ONESHOT_STEEL_DATA", "").strip()
-    if env:
-        return _explicit_root(env, "from ONESHOT_STEEL_DATA")
-    default = default_data_dir()
-    if default.is_dir() and any(default.iterdir()):
-        return default
-    from .fetch import fetch_neu  # lazy: fetch may import this module
-
-    try:
-        return Path(fetch_neu(default))
-    except (FetchError, OSError) as err:
-        raise DataNotFoundError(
-            f"The NEU-CLS images are not in {str(default)!r} and downloading them failed: {err}\n"
-            "Get them by hand, then install them:\n"
-            f"  1. the official page {_OFFICIAL_PAGE} (ships NEU-CLS.rar), or\n"
-            f"  2. the Kaggle dataset {_KAGGLE}\n"
-            "     (`kaggle datasets download -d fantacher/neu-metal-surface-defects-data`);\n"
-            "  3. run `python -m oneshot_steel fetch-data --from PATH` (a folder or an archive),\n"
-            "     or set ONESHOT_STEEL_DATA=PATH to use a folder where it is.\n"
-            "To work offline, set ONESHOT_STEEL_DATA=synthetic for the procedural stand-in "
-            "(its results say nothing about real steel)."
-        ) from err
 
 
 # --------------------------------------------------------------------------- layout discovery
@@ -329,36 +267,15 @@ def _load_files(
 
 
 # --------------------------------------------------------------------------- public loaders
-def load_neu(
-    root: str | os.PathLike | None = None, size: int = 100, cache: bool = True
-) -> ImageSet:
-    """Load NEU-CLS as an :class:`ImageSet` of ``size`` x ``size`` grayscale images.
+def load_neu_folder(folder: str | os.PathLike, size: int = 100, cache: bool = True) -> ImageSet:
+    """Load the NEU-CLS images in ``folder`` (which must exist) as an :class:`ImageSet`.
 
-    ``root`` is resolved by :func:`resolve_data_root` (``"synthetic"`` gives the stand-in). The
-    folder may be flat (``Cr_1.bmp``) or hold one folder per class under any name public copies
-    use (``Crazing``, ``pitted_surface``, ``Rolled``...), possibly inside ``train/``,
-    ``valid/``, ``test/`` (merged). Classes are always in the order Cr, In, Pa, PS, RS, Sc and
-    images sorted by their number, so indices are the same for every copy of the set.
-
-    Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``. Images
-    are resized once with ``torch.nn.functional.interpolate(mode="bilinear", antialias=True)``
-    (torchvision's ``resize`` computes the same; calling torch directly avoids depending on a
-    torchvision build that matches torch). Non-square images are stretched to a square.
-    ``digests`` hold the SHA-256 of each original (unresized) grayscale image, for duplicates.
-
-    With ``cache=True`` the resized array is stored under :func:`~oneshot_steel._utils.cache_dir`,
-    keyed by the files' bytes, names and ``size``; a changed file can never hit a stale cache.
-    ``synthetic`` is True for the stand-in (``"synthetic"``, or a folder bearing its marker).
+    The layout, decoding, resizing and cache are those described in
+    :func:`oneshot_steel.data.load_neu`, which finds the folder (and fetches or generates it)
+    before calling this. ``synthetic`` is True when the folder bears the stand-in's marker.
     """
-    from .synthetic import MARKER, ensure_synthetic  # lazy: keeps imports light and acyclic
-
-    resolved = resolve_data_root(root)
-    if resolved == "synthetic":
-        folder = Path(ensure_synthetic()).resolve()
-    else:
-        folder = Path(resolved).resolve()
-    # A stand-in folder is marked, so it stays flagged even when given by its path.
-    synthetic = resolved == "synthetic" or (folder / MARKER).is_file()
+    folder = Path(folder).resolve()
+    synthetic = is_synthetic_folder(folder)
     source = f"synthetic stand-in ({folder})" if synthetic else str(folder)
     return _load_files(
         folder, _find_neu_files(folder), size, cache=cache, source=source, synthetic=synthetic

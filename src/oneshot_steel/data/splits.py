@@ -21,6 +21,14 @@ import torch
 
 from .imageset import ImageSet
 
+#: The paper's one-shot split: the networks learn their distance on these classes ...
+PAPER_TRAIN_CLASSES: tuple[str, ...] = ("RS", "Pa", "In")
+#: ... and are tested on these, never seen in training. The default of :func:`one_shot_split`,
+#: the CLI, :func:`~oneshot_steel.reproduce.reproduce` and the chapters' run folders; also
+#: the split of results.json files written before the split could be chosen (they do not
+#: record it).
+PAPER_TEST_CLASSES: tuple[str, ...] = ("Cr", "PS", "Sc")
+
 
 class OneShotSplit(NamedTuple):
     """The paper's one-shot protocol: ``train``/``val`` share the seen classes, ``test`` is unseen."""
@@ -131,12 +139,13 @@ def stratified_split(
 
 def one_shot_split(
     data: ImageSet,
-    train_classes: Sequence[str] = ("RS", "Pa", "In"),
-    test_classes: Sequence[str] = ("Cr", "PS", "Sc"),
+    train_classes: Sequence[str] = PAPER_TRAIN_CLASSES,
+    test_classes: Sequence[str] = PAPER_TEST_CLASSES,
     val_fraction: float = 0.2,
     seed: int = 0,
 ) -> OneShotSplit:
-    """Class-disjoint split: train on ``train_classes``, test on the unseen ``test_classes``.
+    """Class-disjoint split: train on ``train_classes``, test on the unseen ``test_classes``
+    (default: the paper's, :data:`PAPER_TRAIN_CLASSES` and :data:`PAPER_TEST_CLASSES`).
 
     ``val`` holds ``val_fraction`` of each training class (stratified, seeded): thresholds and
     early stopping are chosen there, never on the test classes. ``train`` and ``val`` are

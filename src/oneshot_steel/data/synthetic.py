@@ -26,17 +26,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .._utils import cache_dir
 from ..errors import DataError
-from .fetch import (
-    MANIFEST_NAME,
-    format_manifest,
-    read_manifest,
-    staging,
-    swap_into_place,
-    verify_neu_folder,
-)
+from ..files import cache_dir
 from .imageset import NEU_CLASSES
+from .manifest import MANIFEST_NAME, format_manifest, read_manifest, verify_neu_folder
+from .paths import MARKER, is_synthetic_folder
+from .staging import staging, swap_into_place
 
 #: Bump whenever the generator's output changes: cached folders of another version are rebuilt.
 SYNTHETIC_VERSION = 2
@@ -44,8 +39,6 @@ SYNTHETIC_VERSION = 2
 CHUNK = 20
 #: Groups of look-alike images per class (see :func:`_coils`).
 COILS = 12
-#: The marker file that identifies a folder written by :func:`make_synthetic`.
-MARKER = ".oneshot-steel-synthetic.json"
 
 _F = np.float32
 
@@ -259,22 +252,19 @@ def synthetic_images(
     return images, labels
 
 
-def _is_synthetic_folder(path: Path) -> bool:
-    return (path / MARKER).is_file()
-
-
 def make_synthetic(
     dest: str | os.PathLike, seed: int = 0, n_per_class: int = 300, size: int = 200
 ) -> Path:
     """Write the stand-in as NEU-named 8-bit grayscale BMPs (``Cr_1.bmp`` ...) into ``dest``.
 
-    Also writes ``SHA256SUMS`` (same format as the real set's manifest) and a marker file.
+    Also writes ``SHA256SUMS`` (same format as the real set's manifest) and the marker file
+    :data:`~oneshot_steel.data.paths.MARKER`.
     The folder is built beside ``dest`` and renamed into place, so ``dest`` is never half
     written. An existing ``dest`` is replaced only when it is empty or an earlier stand-in.
     """
     dest = Path(dest).expanduser().resolve()
     if dest.exists() and not (
-        dest.is_dir() and (_is_synthetic_folder(dest) or not any(dest.iterdir()))
+        dest.is_dir() and (is_synthetic_folder(dest) or not any(dest.iterdir()))
     ):
         raise DataError(
             f"{dest} exists and is not a synthetic stand-in folder; refusing to overwrite it. "

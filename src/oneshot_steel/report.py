@@ -9,11 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["TEST_CLASSES", "TRAIN_CLASSES", "results_markdown"]
+from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES
 
-#: The paper's one-shot split: the default of ``reproduce``, and the split of results.json
-#: files written before the split could be chosen (they do not record it).
-TRAIN_CLASSES, TEST_CLASSES = ("RS", "Pa", "In"), ("Cr", "PS", "Sc")
+__all__ = ["results_markdown"]
 
 
 def _pct(x: float | None) -> str:
@@ -23,8 +21,9 @@ def _pct(x: float | None) -> str:
 def _settings_line(results: dict[str, Any]) -> str:
     """The class split and the training settings used, in one sentence."""
     cfg = results.get("config", {})
-    train = results.get("train_classes", list(TRAIN_CLASSES))
-    test = results.get("test_classes", list(TEST_CLASSES))
+    # results.json files written before the split could be chosen hold the paper's split
+    train = results.get("train_classes", list(PAPER_TRAIN_CLASSES))
+    test = results.get("test_classes", list(PAPER_TEST_CLASSES))
     parts = [f"One-shot split: train {'/'.join(train)}, test {'/'.join(test)}."]
     for key, name in (
         ("siamese", "One-shot Siamese"),

@@ -1,17 +1,15 @@
-"""Small helpers shared by several modules: atomic writes, seeding, device choice."""
+"""Files and folders: atomic writes, the cache folder and the repository checkout."""
 
 from __future__ import annotations
 
 import json
 import os
-import random
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "cache_dir", "repo_root"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -49,23 +47,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return a CPU ``torch.Generator`` seeded the same way."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))  # noqa: NPY002 - seeds code that still uses the global RNG
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
-
-
-def default_device() -> torch.device:
-    """CUDA if present, else Apple MPS, else CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def repo_root() -> Path | None:

@@ -1,4 +1,5 @@
-"""Named checks of part 1 (chapters 1-5: data, augmentation, loss, network, training).
+"""Named checks of the book's first part, *Foundations*: chapters 1-4 (data, augmentation,
+contrastive loss, Siamese network).
 
 Imported by the package's ``__init__``, which registers them.
 """
@@ -9,15 +10,15 @@ from typing import Any
 
 import torch
 
-from ._core import (
+from .generic import (
     CheckResult,
     _call,
     _fail,
     _passed,
     check_close,
     check_function,
-    register,
 )
+from .registry import register
 
 
 # ------------------------------------------------------------ chapter 1: the data set
@@ -190,49 +191,3 @@ def _ch04_paper_param_count(candidate: Any) -> CheckResult:
         hint="only fc1 depends on the image size: its input has 8 * S * S numbers; every conv "
         "and linear layer has one bias per output channel or unit.",
     )
-
-
-# ------------------------------------------------------------ chapter 5: training
-@register("ch05.pair_loss")
-def _ch05_pair_loss(candidate: Any) -> CheckResult:
-    """``candidate(net, images, idx1, idx2, same, margin)``: mean contrastive loss of the pairs.
-
-    No augmentation: the images are scaled with :func:`~oneshot_steel.augment.to_model_input`.
-    The reference embeds both sides in one pass of a small paper branch (32 px, no BatchNorm,
-    so one pass or two give the same numbers) and applies
-    :func:`~oneshot_steel.losses.contrastive_loss`; three batches, margins 1, 2 and 4.
-    """
-    from ..augment import to_model_input
-    from ..losses import contrastive_loss, euclidean_distance
-    from ..models import PaperEmbeddingNet
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = PaperEmbeddingNet(image_size=32).eval()
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (20, 1, 32, 32), generator=g, dtype=torch.uint8)
-
-    def reference(net, images, idx1, idx2, same, margin):
-        e1, e2 = net(to_model_input(torch.cat([images[idx1], images[idx2]]))).chunk(2)
-        return contrastive_loss(euclidean_distance(e1, e2), same, margin)
-
-    inputs = []
-    for n, margin in ((8, 2.0), (16, 1.0), (6, 4.0)):
-        idx1 = torch.randint(0, 20, (n,), generator=g)
-        idx2 = (idx1 + 1 + torch.randint(0, 19, (n,), generator=g)) % 20
-        same = (torch.rand(n, generator=g) < 0.5).float()
-        same[:2] = torch.tensor([1.0, 0.0])  # both kinds of pair in every batch
-        inputs.append((net, images, idx1, idx2, same, margin))
-    with torch.no_grad():
-        return check_function(
-            candidate,
-            reference,
-            inputs,
-            "contrastive loss of a batch of pairs",
-            rtol=1e-4,
-            atol=1e-5,
-            hint="x = torch.cat([images[idx1], images[idx2]]).float() / 127.5 - 1; e1, e2 = "
-            "net(x).chunk(2); D = ||e1 - e2||; mean of same * D^2 / 2 + (1 - same) * "
-            "max(0, margin - D)^2 / 2.",
-        )
-

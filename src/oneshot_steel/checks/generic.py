@@ -1,7 +1,8 @@
-"""The machinery of :mod:`oneshot_steel.checks`: results, the generic checks and the registry.
+"""What every check is built from: the three outcomes, :class:`CheckResult`,
+:class:`CheckFailed`, and the generic checks, which take the expected value as an argument.
 
-The chapters' named checks live in ``_part1.py`` and ``_part2.py`` and register themselves
-with :func:`register` when the package is imported.
+The chapters' named checks (:mod:`.foundations`, :mod:`.reproducing_the_paper`,
+:mod:`.beyond_the_paper`) build on these and register themselves in :mod:`.registry`.
 """
 
 from __future__ import annotations
@@ -13,22 +14,16 @@ import numpy as np
 import torch
 
 __all__ = [
-    "CHECKS",
     "CheckFailed",
     "CheckResult",
-    "check",
     "check_close",
     "check_equal",
     "check_function",
     "check_shape",
     "check_true",
-    "register",
 ]
 
 PASS, FAIL, TODO = "✅ pass", "❌ fail", "✏️ not answered yet"
-
-#: Named checks: "chNN.what" -> function(value, **kwargs) -> CheckResult. See :func:`register`.
-CHECKS: dict[str, Callable[..., CheckResult]] = {}
 
 
 class CheckResult:
@@ -197,28 +192,6 @@ def check_function(
             _fail(what, f"on test input {n}, {problem}", hint)
         count = n
     return _passed(what, f"{count} test input{'s' * (count != 1)}")
-
-
-def register(name: str) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
-    """Decorator adding a named check to :data:`CHECKS` (names must be unique)."""
-
-    def add(fn: Callable[..., CheckResult]) -> Callable[..., CheckResult]:
-        if name in CHECKS:
-            raise ValueError(f"A check named {name!r} is already registered ({CHECKS[name]}).")
-        CHECKS[name] = fn
-        return fn
-
-    return add
-
-
-def check(name: str, value: Any, **kwargs: Any) -> CheckResult:
-    """Run the named check on ``value``: see the module docstring for the three outcomes."""
-    if name not in CHECKS:
-        known = ", ".join(sorted(CHECKS)) or "none yet"
-        raise KeyError(f"No check named {name!r}. Known checks: {known}.")
-    if _unanswered(value):
-        return _todo(name)
-    return CHECKS[name](value, **kwargs)
 
 
 def _call(candidate: Any, what: str, hint: str, *args: Any) -> Any:

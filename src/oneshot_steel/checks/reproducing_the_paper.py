@@ -1,4 +1,5 @@
-"""Named checks of part 2 (chapters 6-9: evaluation, baselines, better models, inspection).
+"""Named checks of the book's second part, *Reproducing the paper*: chapters 5-7 (training,
+one-shot evaluation, baselines).
 
 Imported by the package's ``__init__``, which registers them.
 """
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._core import (
+from .generic import (
     CheckResult,
     _as_array,
     _call,
@@ -18,8 +19,53 @@ from ._core import (
     _fail,
     _passed,
     check_function,
-    register,
 )
+from .registry import register
+
+
+# ------------------------------------------------------------ chapter 5: training
+@register("ch05.pair_loss")
+def _ch05_pair_loss(candidate: Any) -> CheckResult:
+    """``candidate(net, images, idx1, idx2, same, margin)``: mean contrastive loss of the pairs.
+
+    No augmentation: the images are scaled with :func:`~oneshot_steel.augment.to_model_input`.
+    The reference embeds both sides in one pass of a small paper branch (32 px, no BatchNorm,
+    so one pass or two give the same numbers) and applies
+    :func:`~oneshot_steel.losses.contrastive_loss`; three batches, margins 1, 2 and 4.
+    """
+    from ..augment import to_model_input
+    from ..losses import contrastive_loss, euclidean_distance
+    from ..models import PaperEmbeddingNet
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = PaperEmbeddingNet(image_size=32).eval()
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (20, 1, 32, 32), generator=g, dtype=torch.uint8)
+
+    def reference(net, images, idx1, idx2, same, margin):
+        e1, e2 = net(to_model_input(torch.cat([images[idx1], images[idx2]]))).chunk(2)
+        return contrastive_loss(euclidean_distance(e1, e2), same, margin)
+
+    inputs = []
+    for n, margin in ((8, 2.0), (16, 1.0), (6, 4.0)):
+        idx1 = torch.randint(0, 20, (n,), generator=g)
+        idx2 = (idx1 + 1 + torch.randint(0, 19, (n,), generator=g)) % 20
+        same = (torch.rand(n, generator=g) < 0.5).float()
+        same[:2] = torch.tensor([1.0, 0.0])  # both kinds of pair in every batch
+        inputs.append((net, images, idx1, idx2, same, margin))
+    with torch.no_grad():
+        return check_function(
+            candidate,
+            reference,
+            inputs,
+            "contrastive loss of a batch of pairs",
+            rtol=1e-4,
+            atol=1e-5,
+            hint="x = torch.cat([images[idx1], images[idx2]]).float() / 127.5 - 1; e1, e2 = "
+            "net(x).chunk(2); D = ||e1 - e2||; mean of same * D^2 / 2 + (1 - same) * "
+            "max(0, margin - D)^2 / 2.",
+        )
 
 
 # ------------------------------------------------------------ chapter 6: one-shot evaluation
@@ -32,8 +78,12 @@ def _ch06_embedded_set(seed: int, n_classes: int = 5, per_class: int = 24, dim: 
     centres = 1.5 * torch.randn(n_classes, dim, generator=g)
     emb = centres[labels] + torch.randn(len(labels), dim, generator=g)  # errors do happen
     n = len(labels)
-    data = ImageSet(torch.zeros(n, 1, 4, 4, dtype=torch.uint8), labels,
-                    [f"c{i}" for i in range(n_classes)], [f"x{i}" for i in range(n)])
+    data = ImageSet(
+        torch.zeros(n, 1, 4, 4, dtype=torch.uint8),
+        labels,
+        [f"c{i}" for i in range(n_classes)],
+        [f"x{i}" for i in range(n)],
+    )
     return emb, data
 
 
@@ -97,8 +147,12 @@ def _ch06_best_threshold(candidate: Any) -> CheckResult:
             _fail(what, f"expected a number, got {t!r:.100}", hint)
         right, best_right = int(((d < t).float() == same).sum()), round(best * len(d))
         if right < best_right:  # counts, not float means: no rounding can fail a right answer
-            _fail(what, f"on case {n_case} ({len(d)} pairs) your threshold {t:.4g} classifies "
-                  f"{right} pairs right, the best threshold {best_right}", hint)
+            _fail(
+                what,
+                f"on case {n_case} ({len(d)} pairs) your threshold {t:.4g} classifies "
+                f"{right} pairs right, the best threshold {best_right}",
+                hint,
+            )
     return _passed(what, f"{len(cases)} sets of pairs")
 
 
@@ -163,72 +217,3 @@ def _ch07_knn_predict(candidate: Any, data: Any = None) -> CheckResult:
                 hint,
             )
     return _passed(what, f"{len(cases)} image sets")
-
-
-# ------------------------------------------------------------ chapter 9: inspection in practice
-@register("ch09.cheapest_threshold")
-def _ch09_cheapest_threshold(candidate: Any) -> CheckResult:
-    """``candidate(d_known, d_unknown, cost_fa, cost_fr)`` -> a rejection threshold t.
-
-    A part is accepted iff its distance is <= t (the rule of ``OneShotClassifier.predict``).
-    Any t whose cost ``cost_fa * (unknown accepted) + cost_fr * (known rejected)`` equals the
-    minimum of :func:`~oneshot_steel.deploy.cheapest_threshold` passes. Cases: overlapping
-    distances at equal, false-accept-heavy and false-reject-heavy costs; tied distances;
-    separable distances (the cost can reach 0).
-    """
-    from ..deploy import cheapest_threshold
-
-    what = "the cheapest rejection threshold"
-    hint = (
-        "try a threshold between each pair of neighbouring distances (and one below and one "
-        "above all of them); at each, count the unknown parts with d <= t (false accepts) and "
-        "the known parts with d > t (false rejects); keep the threshold of the lowest "
-        "cost_fa * false_accepts + cost_fr * false_rejects."
-    )
-    g = torch.Generator().manual_seed(0)
-    known = (1.0 + 0.4 * torch.randn(120, generator=g)).abs()
-    unknown = (1.8 + 0.5 * torch.randn(60, generator=g)).abs()
-    cases = [(known, unknown, 1.0, 1.0), (known, unknown, 10.0, 1.0), (known, unknown, 1.0, 10.0)]
-    cases.append(((known * 5).round() / 5, (unknown * 5).round() / 5, 3.0, 1.0))  # ties
-    cases.append((0.5 * known, unknown + 2.0, 1.0, 1.0))  # separable
-    for n_case, (dk, du, cfa, cfr) in enumerate(cases, start=1):
-        _, best = cheapest_threshold(dk, du, cfa, cfr)
-        t = _call(candidate, what, hint, dk.clone(), du.clone(), cfa, cfr)
-        try:
-            t = float(t)
-        except (TypeError, ValueError):
-            _fail(what, f"expected a number, got {t!r:.100}", hint)
-        fa, fr = int((du <= t).sum()), int((dk > t).sum())
-        cost = cfa * fa + cfr * fr
-        if cost > best + 1e-9:
-            _fail(
-                what,
-                f"on case {n_case} (costs {cfa:g} per false accept, {cfr:g} per false reject) "
-                f"your threshold {t:.4g} gives {fa} false accepts and {fr} false rejects, cost "
-                f"{cost:g}; the cheapest threshold costs {best:g}",
-                hint,
-            )
-    return _passed(what, f"{len(cases)} cases")
-
-
-# ------------------------------------------------------------ chapter 8: better models
-@register("ch08.simpleshot")
-def _ch08_simpleshot(candidate: Any) -> CheckResult:
-    """``candidate(features [N, D], reference [M, D])`` -> centred on the reference mean, unit
-    rows; compared with :func:`~oneshot_steel.experiments.simpleshot` on random inputs,
-    including a reference whose mean is far from zero (forgetting to centre then fails)."""
-    from ..experiments import simpleshot
-
-    g = torch.Generator().manual_seed(8)
-    cases = [
-        (torch.randn(12, 5, generator=g), torch.randn(30, 5, generator=g)),
-        (torch.rand(20, 16, generator=g) + 3.0, torch.rand(7, 16, generator=g) + 2.5),
-    ]
-    return check_function(
-        candidate,
-        simpleshot,
-        cases,
-        "SimpleShot normalisation",
-        hint="subtract reference.mean(dim=0) from every feature row, then divide each row by "
-        "its own Euclidean norm (torch.nn.functional.normalize(x, dim=1)).",
-    )
