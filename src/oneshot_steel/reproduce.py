@@ -52,6 +52,7 @@ from .data.imageset import ImageSet
 from .data.loading import load_neu
 from .data.splits import one_shot_split
 from .evaluate import embed, episodic_accuracy, mean_ci95, pair_verification
+from .runs import oneshot_run_dir, table3_run_dir
 from .train import TrainConfig, train_or_load
 
 __all__ = ["EPISODES", "IMAGE_SIZE", "PRESETS", "reproduce", "results_markdown"]
@@ -203,14 +204,11 @@ def _oneshot_seed(
     """Train (or load) the one-shot Siamese net of ``seed``; score it on the unseen classes."""
     train_classes, test_classes = classes
     split = one_shot_split(data, train_classes, test_classes, seed=seed)
-    # The net depends on the training classes only; another split's runs get their own folder.
-    paper_split = tuple(train_classes) == TRAIN_CLASSES
-    folder = "oneshot" if paper_split else "oneshot-" + "-".join(train_classes)
     net = train_or_load(
         replace(config, seed=seed),
         split.train,
         split.val,
-        out_dir / folder / f"seed{seed}",
+        oneshot_run_dir(out_dir, seed, train_classes),  # another split's runs are kept apart
         device=device,
         progress=progress,
     )
@@ -275,7 +273,8 @@ def reproduce(
             :class:`~oneshot_steel.baselines.CNNConfig`).
         train_classes, test_classes: the one-shot split (default: the paper's RS/Pa/In and
             Cr/PS/Sc); disjoint, at least 2 and 3 classes. Another split trains its one-shot
-            nets under ``oneshot-<train classes>/`` so the paper split's runs are kept.
+            nets under ``oneshot-<train classes>/`` so the paper split's runs are kept (the
+            layout of :mod:`oneshot_steel.runs`, which the chapters share).
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of {list(PRESETS)}")
@@ -337,7 +336,7 @@ def reproduce(
             data,
             t3_config,
             cnn_config,
-            out_dir / "table3" / f"seed{seed}",
+            table3_run_dir(out_dir, seed),
             seed=seed,
             device=device,
             progress=progress,
