@@ -15,8 +15,16 @@ from booktools import REPO
 
 import oneshot_steel.reproduce as reproduce_module
 from oneshot_steel.data.synthetic import make_synthetic
-from oneshot_steel.notebook import load_data, setup_notebook
-from oneshot_steel.runs import oneshot_run_dir, runs_dir, seed_dir, table3_run_dir
+from oneshot_steel.notebook import ModeError, load_data, setup_notebook
+from oneshot_steel.runs import (
+    MODE_PRESETS,
+    oneshot_run_dir,
+    preset_for,
+    runs_dir,
+    seed_dir,
+    table3_run_dir,
+)
+from oneshot_steel.train import TrainConfig
 
 PAPER = (("RS", "Pa", "In"), ("Cr", "PS", "Sc"))
 OTHER = (("Cr", "PS", "Sc"), ("RS", "Pa", "In"))
@@ -32,6 +40,8 @@ CHAPTERS = [
 ]
 #: A run folder written by hand: a path joined with, or a name set to, the layout's folders.
 HAND_WRITTEN = re.compile(r"""(/|=)\s*["'](oneshot|table3)["']|["']oneshot-["']""")
+#: A mode -> preset table of a chapter's own (preset_for is the one).
+MODE_TABLE = re.compile(r"""["']full["']\s*:\s*["']paper["']""")
 
 
 def test_layout_names() -> None:
@@ -42,12 +52,26 @@ def test_layout_names() -> None:
     assert table3_run_dir("r", 3) == Path("r/table3/seed3")
 
 
+def test_each_mode_trains_its_preset() -> None:
+    assert {m: preset_for(m) for m in MODE_PRESETS} == {
+        "smoke": "smoke",
+        "quick": "quick",
+        "full": "paper",
+    }
+    for mode in MODE_PRESETS:
+        TrainConfig.preset(preset_for(mode))  # a preset the trainer knows
+    with pytest.raises(ModeError, match="'fast'"):
+        preset_for("fast")
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem[:4] for p in CHAPTERS])
-def test_chapter_writes_no_run_folder_by_hand(notebook: Path) -> None:
+def test_chapter_writes_no_run_layout_by_hand(notebook: Path) -> None:
     nb = nbformat.read(notebook, as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     by_hand = [source for source in code if HAND_WRITTEN.search(source)]
     assert not by_hand, f"{notebook.name} writes a run folder by hand:\n{by_hand[0]}"
+    tables = [source for source in code if MODE_TABLE.search(source)]
+    assert not tables, f"{notebook.name} has its own mode -> preset table:\n{tables[0]}"
 
 
 def test_package_writes_no_run_folder_by_hand() -> None:

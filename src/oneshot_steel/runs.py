@@ -1,4 +1,4 @@
-"""Where training runs live: one home for the run layout.
+"""Where training runs live, and which preset a mode trains: one home for the run layout.
 
 Chapters 5-9 and :func:`~oneshot_steel.reproduce.reproduce` (the command line's too) find their
 trained networks here, so that a network trained once is loaded everywhere else::
@@ -8,7 +8,7 @@ trained networks here, so that a network trained once is loaded everywhere else:
     {root}/table3/seed{N}            Table 3's Siamese net and CNN (all six classes)
 
 ``root`` is :func:`runs_dir` in the notebooks (one folder per mode and data) and ``out_dir``
-for ``reproduce``.
+for ``reproduce``. :func:`preset_for` says which training preset a run mode uses.
 """
 
 from __future__ import annotations
@@ -26,11 +26,27 @@ if TYPE_CHECKING:
     from .notebook import NotebookContext
 
 __all__ = [
+    "MODE_PRESETS",
     "oneshot_run_dir",
+    "preset_for",
     "runs_dir",
     "seed_dir",
     "table3_run_dir",
 ]
+
+#: The training preset of each run mode (of ``TrainConfig.preset``, ``CNNConfig.preset`` and
+#: ``reproduce``): full mode trains the paper's schedule, the reduced modes their namesakes.
+MODE_PRESETS: dict[str, str] = {"smoke": "smoke", "quick": "quick", "full": "paper"}
+
+
+def preset_for(mode: str) -> str:
+    """The preset that run mode ``mode`` trains (``"full"`` -> ``"paper"``)."""
+    try:
+        return MODE_PRESETS[mode]
+    except KeyError:
+        from .notebook import ModeError
+
+        raise ModeError(f"Unknown run mode {mode!r}; choose one of {list(MODE_PRESETS)}") from None
 
 
 def seed_dir(folder: str | os.PathLike, seed: int) -> Path:
