@@ -6,6 +6,7 @@ mode and images they must resolve the same folder: the paper's split and any oth
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from oneshot_steel.data.synthetic import make_synthetic
 from oneshot_steel.notebook import ModeError, load_data, setup_notebook
 from oneshot_steel.runs import (
     MODE_PRESETS,
+    oneshot_run,
     oneshot_run_dir,
     preset_for,
     runs_dir,
@@ -64,8 +66,22 @@ def test_each_mode_trains_its_preset() -> None:
         preset_for("fast")
 
 
+def _oneshot_run_calls(notebook: Path) -> list[str]:
+    """The ``oneshot_run(...)`` calls of the notebook's code cells, as source."""
+    nb = nbformat.read(notebook, as_version=4)
+    return [
+        ast.unparse(node)
+        for cell in nb.cells
+        if cell.cell_type == "code" and "oneshot_run(" in cell.source
+        for node in ast.walk(ast.parse(cell.source))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "oneshot_run"
+    ]
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=[p.stem[:4] for p in CHAPTERS])
-def test_chapter_writes_no_run_layout_by_hand(notebook: Path) -> None:
+def test_chapter_asks_the_layout_for_its_run(notebook: Path) -> None:
+    """One oneshot_run call per chapter; no run folder or preset table of its own."""
+    assert len(_oneshot_run_calls(notebook)) == 1
     nb = nbformat.read(notebook, as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     by_hand = [source for source in code if HAND_WRITTEN.search(source)]
@@ -90,6 +106,18 @@ def neu_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_synthetic(tmp_path_factory.mktemp("runs") / "neu", seed=0, n_per_class=30)
 
 
+def test_oneshot_run_is_chapter_5s_run(neu_dir: Path, tmp_path: Path) -> None:
+    ctx = setup_notebook(mode="smoke", data=str(neu_dir), seed=3, verbose=False)
+    run = oneshot_run(ctx, "[Cr, PS, Sc]", ["RS", "Pa", "In"], checkpoints=tmp_path)
+    assert (run.train_classes, run.test_classes) == OTHER  # however papermill passed them
+    assert run.preset == "smoke" and run.config == TrainConfig.preset("smoke", seed=3)
+    assert run.data.image_size == 100
+    assert run.root == runs_dir(ctx, run.data, checkpoints=tmp_path)
+    assert run.run_dir(1) == run.root / "oneshot-Cr-PS-Sc" / "seed1"
+    split = run.split(1)
+    assert split.train.classes == ["Cr", "PS", "Sc"] and split.test.classes == ["RS", "Pa", "In"]
+
+
 class _Trained(Exception):
     """Raised instead of training: the folder is all this test wants."""
 
@@ -101,12 +129,24 @@ def test_chapters_and_reproduce_resolve_the_same_folder(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """reproduce() on the chapters' folder (as chapter 7 calls it) trains seed 1 where the
-    chapters look for it."""
+    """Each chapter's own oneshot_run call, evaluated for this split, and reproduce() on the
+    chapters' folder (as chapter 7 calls it) train seed 1 in one and the same folder."""
     train, test = split
     ctx = setup_notebook(mode="smoke", data=str(neu_dir), seed=0, verbose=False)
-    data = load_data(ctx)
-    root = runs_dir(ctx, data, checkpoints=tmp_path)
+    data = load_data(ctx)  # the same images for every chapter (100 px, as chapter 5 loads)
+    names = {
+        "ctx": ctx,
+        "oneshot_run": oneshot_run,
+        "TRAIN_CLASSES": list(train),
+        "TEST_CLASSES": list(test),
+        "CHECKPOINTS": str(tmp_path / "drive"),
+        "data": data,  # chapter 7's name for the images
+        "data100": data,  # chapter 8's
+    }
+    runs = {p.stem[:4]: eval(_oneshot_run_calls(p)[0], names) for p in CHAPTERS}
+    expected = oneshot_run_dir(tmp_path / "drive" / runs_dir(ctx, data).name, 1, train)
+    assert {ch: run.run_dir(1) for ch, run in runs.items()} == dict.fromkeys(runs, expected)
+
     trained: list[Path] = []
 
     def record(config, train_set, val_set, out_dir, **kwargs):
@@ -116,7 +156,7 @@ def test_chapters_and_reproduce_resolve_the_same_folder(
     monkeypatch.setattr(reproduce_module, "train_or_load", record)
     with pytest.raises(_Trained):
         reproduce_module.reproduce(
-            "smoke", data, root, seeds=[1], device="cpu", progress=False,
+            "smoke", data, runs["ch07"].root, seeds=[1], device="cpu", progress=False,
             train_classes=list(train), test_classes=list(test),
         )  # fmt: skip
-    assert trained == [oneshot_run_dir(root, 1, train)]
+    assert trained == [expected]

@@ -8,25 +8,32 @@ trained networks here, so that a network trained once is loaded everywhere else:
     {root}/table3/seed{N}            Table 3's Siamese net and CNN (all six classes)
 
 ``root`` is :func:`runs_dir` in the notebooks (one folder per mode and data) and ``out_dir``
-for ``reproduce``. :func:`preset_for` says which training preset a run mode uses.
+for ``reproduce``. A chapter asks :func:`oneshot_run` for its one-shot run: the mode's preset
+(:func:`preset_for`), the class split, the images and the folder of each seed's run.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._report import TEST_CLASSES as PAPER_TEST_CLASSES
 from ._report import TRAIN_CLASSES as PAPER_TRAIN_CLASSES
 from ._utils import repo_root
 
 if TYPE_CHECKING:
     from .data.imageset import ImageSet
+    from .data.splits import OneShotSplit
     from .notebook import NotebookContext
+    from .train import TrainConfig
 
 __all__ = [
     "MODE_PRESETS",
+    "OneShotRun",
+    "oneshot_run",
     "oneshot_run_dir",
     "preset_for",
     "runs_dir",
@@ -96,3 +103,56 @@ def runs_dir(
     env = str(checkpoints).strip() or os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "").strip()
     root = Path(env).expanduser() if env else (repo_root() or Path.cwd()) / "_build" / "checkpoints"
     return root / name
+
+
+@dataclass(frozen=True)
+class OneShotRun:
+    """The one-shot run of a chapter: preset, class split, images, and where each seed trains."""
+
+    preset: str  #: "smoke", "quick" or "paper" (:func:`preset_for` of the mode)
+    config: TrainConfig  #: the preset's config, with the notebook's seed
+    train_classes: tuple[str, ...]
+    test_classes: tuple[str, ...]
+    data: ImageSet  #: the images the nets train on
+    root: Path  #: :func:`runs_dir` of the mode and images
+
+    def run_dir(self, seed: int) -> Path:
+        """The folder of the training run of ``seed`` (``reproduce`` trains there too)."""
+        return oneshot_run_dir(self.root, seed, self.train_classes)
+
+    def split(self, seed: int) -> OneShotSplit:
+        """Train/validation images of the training classes and the unseen test classes."""
+        from .data.splits import one_shot_split
+
+        return one_shot_split(self.data, self.train_classes, self.test_classes, seed=seed)
+
+
+def oneshot_run(
+    ctx: NotebookContext,
+    train_classes: str | Sequence[str] = PAPER_TRAIN_CLASSES,
+    test_classes: str | Sequence[str] = PAPER_TEST_CLASSES,
+    *,
+    images: ImageSet | None = None,
+    checkpoints: str | os.PathLike = "",
+) -> OneShotRun:
+    """The one-shot run of chapters 5-8 for ``ctx``: what every chapter trains and loads.
+
+    The class lists may be given however papermill passed them (see ``class_names``);
+    ``images`` defaults to ``load_data(ctx)`` (100 px, as in chapter 1); ``checkpoints`` is
+    the chapters' ``CHECKPOINTS`` parameter (see :func:`runs_dir`).
+    """
+    from .notebook import class_names, load_data
+    from .train import TrainConfig
+
+    preset = preset_for(ctx.mode)
+    train = class_names(train_classes, "TRAIN_CLASSES")  # names checked before the images load
+    test = class_names(test_classes, "TEST_CLASSES")
+    data = load_data(ctx) if images is None else images
+    return OneShotRun(
+        preset=preset,
+        config=TrainConfig.preset(preset, seed=ctx.seed),
+        train_classes=train,
+        test_classes=test,
+        data=data,
+        root=runs_dir(ctx, data, checkpoints=checkpoints),
+    )
