@@ -217,7 +217,7 @@ def _ch08_simpleshot(candidate: Any) -> CheckResult:
     """``candidate(features [N, D], reference [M, D])`` -> centred on the reference mean, unit
     rows; compared with :func:`~oneshot_steel.experiments.simpleshot` on random inputs,
     including a reference whose mean is far from zero (forgetting to centre then fails)."""
-    from ..experiments import simpleshot
+    from ..evaluate import simpleshot
 
     g = torch.Generator().manual_seed(8)
     cases = [
