@@ -31,7 +31,11 @@ def split() -> tuple[ImageSet, ImageSet, ImageSet]:
                     [f"img{i}" for i in range(len(labels))], synthetic=True)  # fmt: skip
     seen, test = data.subset(["RS", "Pa", "In"]), data.subset(["Cr", "PS", "Sc"])
     held_out = torch.arange(len(seen)) % 40 < 10
-    return seen.select(torch.nonzero(~held_out).flatten()), seen.select(torch.nonzero(held_out).flatten()), test
+    return (
+        seen.select(torch.nonzero(~held_out).flatten()),
+        seen.select(torch.nonzero(held_out).flatten()),
+        test,
+    )
 
 
 # ----------------------------------------------------------------------------- random_crop
@@ -44,7 +48,9 @@ def test_random_crop_cuts_true_windows_reproducibly() -> None:
         assert torch.equal(crops[b], images[b, :, top : top + 5, left : left + 5])
     again = random_crop(images, 5, torch.Generator().manual_seed(0))
     assert torch.equal(crops, again)
-    offsets = {int(random_crop(images, 5, torch.Generator().manual_seed(s))[0, 0, 0, 0]) for s in range(20)}
+    offsets = {
+        int(random_crop(images, 5, torch.Generator().manual_seed(s))[0, 0, 0, 0]) for s in range(20)
+    }
     assert len(offsets) > 5  # the window moves
     square = images[:, :, :10, :10]
     assert random_crop(square, 10, torch.Generator()) is square  # the whole image: nothing to cut
@@ -95,7 +101,9 @@ def test_self_supervised_training_learns_without_labels(split, tmp_path: Path) -
     g = torch.Generator().manual_seed(5)
     views = augment_batch(random_crop(torch.cat([val.images, val.images]), 32, g), g)
     with torch.no_grad():
-        after, before = (nt_xent_loss(*m.eval()(views).chunk(2), temperature=0.2) for m in (net, untrained))
+        after, before = (
+            nt_xent_loss(*m.eval()(views).chunk(2), temperature=0.2) for m in (net, untrained)
+        )
     assert after < 0.9 * before
     unseen = episodic_accuracy(net, test, 3, 1, 5, 500, seed=2)
     assert unseen.mean > unseen.chance + 5 * unseen.ci95  # unseen classes, no labels used
@@ -110,7 +118,11 @@ def test_cropping_needs_a_size_agnostic_net(split, tmp_path: Path) -> None:
 
 def test_runs_written_before_the_new_fields_still_resume() -> None:
     config = SMALL.to_dict()
-    old = {k: v for k, v in config.items() if k not in {"crop_size", "ssl_batch", "temperature", "pretrained"}}
+    old = {
+        k: v
+        for k, v in config.items()
+        if k not in {"crop_size", "ssl_batch", "temperature", "pretrained"}
+    }
     ckpt = {"config": old, "kind": "episodic", "data": {}, "epoch": 1}
     check_resumable(ckpt, config, "episodic", {}, Path("model.pt"))  # no error
     with pytest.raises(Exception, match="crop_size"):
@@ -144,7 +156,12 @@ def test_method_result_and_ablation_rows(split, tmp_path: Path, capsys) -> None:
     variations = [("base", {}), ("contrastive", {"kind": "siamese", "pairs_per_epoch": 32})]
     rows = run_ablation(base, "episodic", variations, [0, 1], lambda s: (train, val, test), tmp_path,
                         n_episodes=50)  # fmt: skip
-    assert [(r["setting"], r["seed"]) for r in rows] == [("base", 0), ("base", 1), ("contrastive", 0), ("contrastive", 1)]
+    assert [(r["setting"], r["seed"]) for r in rows] == [
+        ("base", 0),
+        ("base", 1),
+        ("contrastive", 0),
+        ("contrastive", 1),
+    ]
     assert all(0 <= r["1-shot"] <= 1 and r["best epoch"] == 1 for r in rows)
     assert (tmp_path / "contrastive" / "seed1" / "model.pt").is_file()
     capsys.readouterr()
@@ -153,7 +170,9 @@ def test_method_result_and_ablation_rows(split, tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.count("Loaded the trained model") == 4
     assert [r["1-shot"] for r in again] == [r["1-shot"] for r in rows]
     net, _, _ = load_checkpoint(tmp_path / "base" / "seed0")
-    row = method_result("base", "RS/Pa/In", net, train, test, n_episodes=50, latency_repeats=2).row()
+    row = method_result(
+        "base", "RS/Pa/In", net, train, test, n_episodes=50, latency_repeats=2
+    ).row()
     assert row["parameters"] == sum(p.numel() for p in net.parameters())
     assert row["3-way 1-shot %"] == pytest.approx(100 * rows[0]["1-shot"], abs=0.051)
     assert row["CPU ms/query"] > 0
@@ -174,7 +193,9 @@ def test_resnet18_embedding_trains_and_reloads(split, tmp_path: Path) -> None:
     assert isinstance(loaded, ResNet18Embedding) and cfg.model == "resnet18"
 
 
-def test_imagenet_weights_missing_offline_keeps_random_init(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_imagenet_weights_missing_offline_keeps_random_init(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty hub cache
     net = ResNet18Embedding()
     before = {k: v.clone() for k, v in net.state_dict().items()}

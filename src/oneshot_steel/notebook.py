@@ -371,8 +371,10 @@ def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str,
         except (ValueError, SyntaxError):
             items = text.strip("[]()").replace(",", " ").split()
         items = [items] if isinstance(items, str) else items
-    if not items or not isinstance(items, Sequence) or not all(
-        isinstance(c, str) and c.strip() for c in items
+    if (
+        not items
+        or not isinstance(items, Sequence)
+        or not all(isinstance(c, str) and c.strip() for c in items)
     ):
         raise ParameterError(
             f"{name}={value!r} is not a list of class names. Set it to a list such as "
