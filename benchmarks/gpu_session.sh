@@ -33,6 +33,9 @@ if [[ -e $OUT/times.tsv ]]; then
 fi
 mkdir -p "$OUT/notebooks"
 OUT=$(cd "$OUT" && pwd)
+# Where reproduce trains seed 0 (the package's run layout), so that it reuses the timed run.
+SEED0=$("$PY" -c "import sys; from oneshot_steel.runs import oneshot_run_dir; \
+print(oneshot_run_dir(sys.argv[1], 0))" "$OUT/reproduce")
 printf 'step\tseconds\n' >"$OUT/times.tsv"
 
 timed() {  # timed NAME COMMAND...: run it, append its wall seconds to times.tsv
@@ -53,7 +56,7 @@ timed benchmark "$PY" -m oneshot_steel benchmark --device "$DEVICE" "${QUICK[@]}
   --out "$OUT/benchmark"
 # The paper run, timed on its own (wall clock, start-up included); reproduce reuses it as seed 0.
 timed train_paper_seed0 "$PY" -m oneshot_steel train --preset "$PRESET" --data "$DATA" \
-  --image-size "$SIZE" --device "$DEVICE" --seed 0 --out "$OUT/reproduce/oneshot/seed0" --no-progress
+  --image-size "$SIZE" --device "$DEVICE" --seed 0 --out "$SEED0" --no-progress
 timed reproduce "$PY" -m oneshot_steel reproduce --preset "$PRESET" --seeds 0,1,2 \
   --data "$DATA" --device "$DEVICE" --out "$OUT/reproduce" --no-progress
 # Chapters 5-7 from empty checkpoints, one after another, as a reader would run them.

@@ -18,6 +18,8 @@ from oneshot_steel.glue import glue_cell_problems, sync_glue_cells
 from oneshot_steel.notebook import CHECKPOINTS_PARAMETER, PARAMETERS_CELL, setup_cell
 
 REPO = Path(__file__).resolve().parents[1]
+#: The calls that find where a chapter's trained runs are kept (oneshot_steel.runs).
+RUN_FOLDER_CALLS = ("runs_dir", "oneshot_run")
 
 
 # ------------------------------------------------------------------------- config and toc
@@ -273,32 +275,34 @@ def parameters_problems(source: str) -> list[str]:
 
 
 def checkpoints_problems(cells: list, params: list[int]) -> list[str]:
-    """A chapter that trains (calls runs_dir) has the CHECKPOINTS parameter and honours it."""
+    """A chapter that trains (calls runs_dir or oneshot_run) has the CHECKPOINTS parameter and
+    honours it."""
     calls = []
     for i, cell in enumerate(cells):
-        if cell.cell_type != "code" or "runs_dir(" not in cell.source:
+        if cell.cell_type != "code" or not any(f"{f}(" in cell.source for f in RUN_FOLDER_CALLS):
             continue
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
-            return [f"cell {i} calls runs_dir but is not plain Python"]
+            return [f"cell {i} calls {'/'.join(RUN_FOLDER_CALLS)} but is not plain Python"]
         calls += [
             (i, node)
             for node in ast.walk(tree)
-            if isinstance(node, ast.Call) and ast.unparse(node.func) == "runs_dir"
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in RUN_FOLDER_CALLS
         ]
     if not calls:
         return []
     problems = []
     if len(params) == 1 and CHECKPOINTS_PARAMETER not in cells[params[0]].source:
         problems.append(
-            "the notebook calls runs_dir, so its parameters cell must have the line "
-            f"{CHECKPOINTS_PARAMETER!r} (oneshot_steel.notebook.CHECKPOINTS_PARAMETER)"
+            f"the notebook calls {ast.unparse(calls[0][1].func)}, so its parameters cell must "
+            f"have the line {CHECKPOINTS_PARAMETER!r} (oneshot_steel.notebook.CHECKPOINTS_PARAMETER)"
         )
     for i, call in calls:
         passed = {k.arg: ast.unparse(k.value) for k in call.keywords}
         if passed.get("checkpoints") != "CHECKPOINTS":
-            problems.append(f"cell {i}: runs_dir(...) must pass checkpoints=CHECKPOINTS")
+            name = ast.unparse(call.func)
+            problems.append(f"cell {i}: {name}(...) must pass checkpoints=CHECKPOINTS")
     return problems
 
 

@@ -10,11 +10,11 @@ import torch
 
 from oneshot_steel.augment import augment_batch, random_crop
 from oneshot_steel.checkpoint import check_resumable
+from oneshot_steel.comparison import few_shot_scores, method_result, run_ablation
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.errors import ModelInputError
-from oneshot_steel.evaluate import episodic_accuracy
-from oneshot_steel.experiments import few_shot_scores, method_result, run_ablation, simpleshot
+from oneshot_steel.evaluate import episodic_accuracy, simpleshot
 from oneshot_steel.losses import nt_xent_loss
 from oneshot_steel.models import build_model
 from oneshot_steel.train import TrainConfig, load_checkpoint, train_episodic, train_self_supervised

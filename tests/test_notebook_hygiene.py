@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from booktools import (
     REPO,
+    RUN_FOLDER_CALLS,
     model_notebook,
     notebook_problems,
     page_source,
@@ -59,7 +60,9 @@ def test_parameters_constant_is_the_canonical_cell() -> None:
     assert parameters_problems(f"{PARAMETERS_CELL}\n{CHECKPOINTS_PARAMETER}") == []
 
 
-TRAINING_CHAPTERS = [p for p in CHAPTERS if "runs_dir(" in p.read_text(encoding="utf-8")]
+TRAINING_CHAPTERS = [
+    p for p in CHAPTERS if any(f"{f}(" in p.read_text(encoding="utf-8") for f in RUN_FOLDER_CALLS)
+]
 
 
 def test_chapters_that_train_have_the_checkpoints_parameter() -> None:
@@ -225,7 +228,8 @@ def _trains(nb, parameter: str = CHECKPOINTS_PARAMETER, call: str = "checkpoints
     nb.cells.insert(
         nb.cells.index(_cell(nb, "NBVAL_CHECK_OUTPUT")) + 1,
         nbformat.v4.new_code_cell(
-            "from oneshot_steel.notebook import load_data, runs_dir\n\n"
+            "from oneshot_steel.notebook import load_data\n"
+            "from oneshot_steel.runs import runs_dir\n\n"
             f"RUNS = runs_dir(ctx, load_data(ctx), {call})"
         ),
     )
@@ -237,6 +241,12 @@ def _trains_without_parameter(nb):
 
 def _trains_ignoring_parameter(nb):
     _trains(nb, call='["RS", "Pa", "In"], ["Cr", "PS", "Sc"]')
+
+
+def _oneshot_run_ignoring_parameter(nb):
+    _trains(nb)
+    cell = _cell(nb, "RUNS = runs_dir(")
+    cell.source = "from oneshot_steel.runs import oneshot_run\n\nrun = oneshot_run(ctx)"
 
 
 def _hard_coded_checkpoints(nb):
@@ -270,6 +280,10 @@ VIOLATIONS: dict[str, tuple[Callable, str]] = {
     "display cell shown in the book": (_untagged_glue_display, "tagged 'remove-cell'"),
     "runs_dir without CHECKPOINTS": (_trains_without_parameter, "CHECKPOINTS_PARAMETER"),
     "CHECKPOINTS not passed": (_trains_ignoring_parameter, "must pass checkpoints=CHECKPOINTS"),
+    "CHECKPOINTS not passed to oneshot_run": (
+        _oneshot_run_ignoring_parameter,
+        "oneshot_run(...) must pass checkpoints=CHECKPOINTS",
+    ),
     "CHECKPOINTS hard-coded": (_hard_coded_checkpoints, 'CHECKPOINTS = os.environ.get("ONES'),
 }
 

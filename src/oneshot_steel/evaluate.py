@@ -6,6 +6,7 @@
   mean (K > 1), mean and 95 % confidence interval over many seeded episodes (chance 1/N).
 - :class:`OneShotClassifier`: enrol one image per defect class, then classify new images, or
   reject them as "none of these" when they are too far from every enrolled class.
+- :func:`simpleshot`: SimpleShot's feature normalisation, before any of the above.
 
 Everything works on embeddings: a model is run ONCE over the images (:func:`embed`), and
 every function also accepts a precomputed ``[N, D]`` tensor instead of a model, so raw pixels
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch import nn
 
@@ -36,6 +38,7 @@ __all__ = [
     "episodic_accuracy",
     "mean_ci95",
     "pair_verification",
+    "simpleshot",
 ]
 
 #: The paper's decision threshold: its contrastive margin m = 2.
@@ -52,6 +55,23 @@ def mean_ci95(values: Sequence[float] | torch.Tensor | np.ndarray) -> tuple[floa
         raise ValueError("mean_ci95 needs at least one value")
     ci = 1.96 * v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else float("nan")
     return float(v.mean()), float(ci)
+
+
+def simpleshot(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Centre ``features`` on the mean of ``reference`` and scale each row to unit length.
+
+    SimpleShot's "CL2N" (Wang et al. 2019). ``reference`` must be features of the TRAINING
+    classes (never the test classes). Why it helps: the training-class mean is the direction
+    every image shares, whatever its defect; removing it and comparing directions (not
+    lengths) leaves what differs between defects. Centring alone changes no Euclidean
+    distance; it matters because of the normalisation that follows.
+    """
+    if features.ndim != 2 or reference.ndim != 2 or features.shape[1] != reference.shape[1]:
+        raise ValueError(
+            f"simpleshot needs [N, D] features and [M, D] reference features; got "
+            f"{tuple(features.shape)} and {tuple(reference.shape)}"
+        )
+    return F.normalize(features.float() - reference.float().mean(dim=0), dim=1)
 
 
 # ----------------------------------------------------------------------------- episodes

@@ -33,7 +33,7 @@ import torch
 
 from .data import load_neu, resolve_data_root
 from .data.paths import is_synthetic_folder
-from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES
+from .data.splits import PAPER_TEST_CLASSES
 from .errors import DataNotFoundError, FetchError, ModeError, OneShotSteelError, ParameterError
 from .files import repo_root
 from .glue import MODE_KEY, glue, show_bundle, show_glued
@@ -52,7 +52,6 @@ __all__ = [
     "load_data",
     "repository",
     "resolve_mode",
-    "runs_dir",
     "setup_cell",
     "setup_notebook",
     "show_glued",
@@ -339,37 +338,6 @@ def load_data(ctx: NotebookContext, size: int = 100):
             "re-run the setup cell."
         )
     return data
-
-
-def runs_dir(
-    ctx: NotebookContext,
-    images,
-    train_classes: Sequence[str] = PAPER_TRAIN_CLASSES,
-    test_classes: Sequence[str] = PAPER_TEST_CLASSES,
-    checkpoints: str | os.PathLike = "",
-) -> Path:
-    """The folder of this mode's training runs on ``images`` with this class split.
-
-    ``{root}/{mode}-{data}-{digest}``, plus ``-{train}-vs-{test}`` for any split but the
-    paper's. Every chapter asks here, so chapter 6 finds chapter 5's nets (``reproduce`` lays
-    out ``oneshot/seed{N}`` the same way); the digest of the pixels gives other images (a
-    regenerated stand-in, your own data) runs of their own instead of a checkpoint that no
-    longer fits them. ``root`` is ``checkpoints`` (the chapters' ``CHECKPOINTS`` parameter),
-    else ``$ONESHOT_STEEL_CHECKPOINTS`` (on Colab, a folder on Google Drive outlives the
-    session), else ``_build/checkpoints`` of the repository.
-    """
-    from .checkpoint import data_fingerprint
-
-    source = "synthetic" if ctx.synthetic else Path(ctx.data_root).name
-    name = f"{ctx.mode}-{source}-{data_fingerprint(images)['sha256'][:8]}"
-    train, test = tuple(train_classes), tuple(test_classes)
-    if (train, test) != (PAPER_TRAIN_CLASSES, PAPER_TEST_CLASSES):
-        name += f"-{'-'.join(train)}-vs-{'-'.join(test)}"
-    if test_steps() is not None:  # truncated test runs (see .truncate) get folders of their own
-        name += f"-test{test_steps()}"
-    env = str(checkpoints).strip() or os.environ.get("ONESHOT_STEEL_CHECKPOINTS", "").strip()
-    root = Path(env).expanduser() if env else (repo_root() or Path.cwd()) / "_build" / "checkpoints"
-    return root / name
 
 
 def class_names(value: str | Sequence[str], name: str = "classes") -> tuple[str, ...]:

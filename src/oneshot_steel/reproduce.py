@@ -52,6 +52,7 @@ from .data.splits import PAPER_TEST_CLASSES, PAPER_TRAIN_CLASSES, one_shot_split
 from .evaluate import embed, episodic_accuracy, mean_ci95, pair_verification
 from .files import atomic_write_json, atomic_write_text
 from .report import results_markdown
+from .runs import oneshot_run_dir, table3_run_dir
 from .runtime import default_device
 from .train import TrainConfig, train_or_load
 
@@ -207,14 +208,11 @@ def _oneshot_seed(
     """Train (or load) the one-shot Siamese net of ``seed``; score it on the unseen classes."""
     train_classes, test_classes = classes
     split = one_shot_split(data, train_classes, test_classes, seed=seed)
-    # The net depends on the training classes only; another split's runs get their own folder.
-    paper_split = tuple(train_classes) == PAPER_TRAIN_CLASSES
-    folder = "oneshot" if paper_split else "oneshot-" + "-".join(train_classes)
     net = train_or_load(
         replace(config, seed=seed),
         split.train,
         split.val,
-        out_dir / folder / f"seed{seed}",
+        oneshot_run_dir(out_dir, seed, train_classes),  # another split's runs are kept apart
         device=device,
         progress=progress,
     )
@@ -280,7 +278,8 @@ def reproduce(
         train_classes, test_classes: the one-shot split (default: the paper's,
             :data:`~oneshot_steel.data.splits.PAPER_TRAIN_CLASSES` and ``PAPER_TEST_CLASSES``);
             disjoint, at least 2 and 3 classes. Another split trains its one-shot nets under
-            ``oneshot-<train classes>/`` so the paper split's runs are kept.
+            ``oneshot-<train classes>/`` so the paper split's runs are kept (the layout of
+            :mod:`oneshot_steel.runs`, which the chapters share).
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of {list(PRESETS)}")
@@ -342,7 +341,7 @@ def reproduce(
             data,
             t3_config,
             cnn_config,
-            out_dir / "table3" / f"seed{seed}",
+            table3_run_dir(out_dir, seed),
             seed=seed,
             device=device,
             progress=progress,

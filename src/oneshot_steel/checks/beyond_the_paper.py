@@ -24,9 +24,9 @@ from .registry import register
 @register("ch08.simpleshot")
 def _ch08_simpleshot(candidate: Any) -> CheckResult:
     """``candidate(features [N, D], reference [M, D])`` -> centred on the reference mean, unit
-    rows; compared with :func:`~oneshot_steel.experiments.simpleshot` on random inputs,
+    rows; compared with :func:`~oneshot_steel.evaluate.simpleshot` on random inputs,
     including a reference whose mean is far from zero (forgetting to centre then fails)."""
-    from ..experiments import simpleshot
+    from ..evaluate import simpleshot
 
     g = torch.Generator().manual_seed(8)
     cases = [

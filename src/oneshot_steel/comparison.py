@@ -3,8 +3,9 @@
 A method here is anything that turns images into vectors: a trained network, a frozen
 pretrained one, or hand-made texture features. :func:`few_shot_scores` puts each through the
 identical 1-shot and 5-shot episodes of :func:`~oneshot_steel.evaluate.episodic_accuracy`,
-optionally after :func:`simpleshot` feature normalisation; :func:`run_ablation` trains one
-setting per row for several seeds, so every bar of an ablation plot has an error band.
+optionally after :func:`~oneshot_steel.evaluate.simpleshot` feature normalisation;
+:func:`run_ablation` trains one setting per row for several seeds, so every bar of an
+ablation plot has an error band.
 """
 
 from __future__ import annotations
@@ -16,33 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data.imageset import ImageSet
 from .deploy import time_inference
 from .embedding import embed
-from .evaluate import EpisodicResult, episodic_accuracy
+from .evaluate import EpisodicResult, episodic_accuracy, simpleshot
+from .runs import seed_dir
 from .train import TrainConfig, read_history, train_or_load
 
-__all__ = ["MethodResult", "few_shot_scores", "method_result", "run_ablation", "simpleshot"]
-
-
-def simpleshot(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Centre ``features`` on the mean of ``reference`` and scale each row to unit length.
-
-    SimpleShot's "CL2N" (Wang et al. 2019). ``reference`` must be features of the TRAINING
-    classes (never the test classes). Why it helps: the training-class mean is the direction
-    every image shares, whatever its defect; removing it and comparing directions (not
-    lengths) leaves what differs between defects. Centring alone changes no Euclidean
-    distance; it matters because of the normalisation that follows.
-    """
-    if features.ndim != 2 or reference.ndim != 2 or features.shape[1] != reference.shape[1]:
-        raise ValueError(
-            f"simpleshot needs [N, D] features and [M, D] reference features; got "
-            f"{tuple(features.shape)} and {tuple(reference.shape)}"
-        )
-    return F.normalize(features.float() - reference.float().mean(dim=0), dim=1)
+__all__ = ["MethodResult", "few_shot_scores", "method_result", "run_ablation"]
 
 
 def few_shot_scores(
@@ -161,7 +145,7 @@ def run_ablation(
         for seed in seeds:
             train, val, test = split(seed)
             cfg = replace(base, seed=seed, **changes)
-            run = Path(out_root) / label / f"seed{seed}"
+            run = seed_dir(Path(out_root) / label, seed)
             t0 = time.perf_counter()
             net = train_or_load(cfg, train, val, run, kind=run_kind, device=device, progress=False)
             hist = read_history(run)
