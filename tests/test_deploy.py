@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import oneshot_steel.deploy as deploy
+from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.deploy import (
     OnnxEmbeddingNet,
     cheapest_threshold,
@@ -25,7 +26,7 @@ from oneshot_steel.deploy import (
     time_inference,
 )
 from oneshot_steel.errors import OneShotSteelError
-from oneshot_steel.evaluate import OneShotClassifier, best_threshold, embed
+from oneshot_steel.evaluate import best_threshold, embed
 from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet
 
 

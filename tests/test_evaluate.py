@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.evaluate import (
-    OneShotClassifier,
     _episode_accuracies,
     best_threshold,
     embed,

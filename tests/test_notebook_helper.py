@@ -29,7 +29,6 @@ from oneshot_steel.notebook import (
     glue,
     load_data,
     resolve_mode,
-    runs_dir,
     setup_notebook,
     show_glued,
 )
@@ -144,35 +143,6 @@ def test_class_names_reads_what_papermill_injects(value) -> None:
 def test_class_names_refuses_what_is_not_a_list_of_names(value) -> None:
     with pytest.raises(ParameterError, match=r'TEST_CLASSES=.*-y "TEST_CLASSES: \[Cr, PS, Sc\]"'):
         class_names(value, "TEST_CLASSES")
-
-
-def test_runs_dir_names_mode_data_and_digest(
-    tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Chapters 5-9 and reproduce() share these folders: other pixels get new ones (a class
-    split names the run inside, see test_runs.py)."""
-    monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "drive"))
-    ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
-    data = load_data(ctx, size=32)
-    paper = runs_dir(ctx, data)
-    assert paper.parent == tmp_path / "drive"
-    assert ctx.synthetic and paper.name.startswith("smoke-synthetic-")  # the stand-in, marked
-    assert len(paper.name.split("-")[-1]) == 8  # a digest of the pixels
-    assert runs_dir(ctx, load_data(ctx, size=16)) != paper  # other pixels, other runs
-    monkeypatch.delenv("ONESHOT_STEEL_CHECKPOINTS")
-    assert runs_dir(ctx, data).parent.parts[-2:] == ("_build", "checkpoints")
-
-
-def test_runs_dir_honours_the_checkpoints_parameter(
-    tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """CHECKPOINTS (papermill -p CHECKPOINTS ...) wins over the environment; "" defers to it."""
-    monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "env"))
-    ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
-    data = load_data(ctx, size=32)
-    assert runs_dir(ctx, data, checkpoints=str(tmp_path / "drive")).parent == tmp_path / "drive"
-    assert runs_dir(ctx, data, checkpoints="").parent == tmp_path / "env"
-    assert runs_dir(ctx, data, checkpoints=tmp_path / "p").name == runs_dir(ctx, data).name
 
 
 # --------------------------------------------------------------------- glued numbers off the book

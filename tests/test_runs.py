@@ -16,7 +16,8 @@ from booktools import REPO
 
 import oneshot_steel.reproduce as reproduce_module
 from oneshot_steel.data.synthetic import make_synthetic
-from oneshot_steel.notebook import ModeError, load_data, setup_notebook
+from oneshot_steel.errors import ModeError
+from oneshot_steel.notebook import load_data, setup_notebook
 from oneshot_steel.runs import (
     MODE_PRESETS,
     oneshot_run,
@@ -160,3 +161,32 @@ def test_chapters_and_reproduce_resolve_the_same_folder(
             train_classes=list(train), test_classes=list(test),
         )  # fmt: skip
     assert trained == [expected]
+
+
+def test_runs_dir_names_mode_data_and_digest(
+    tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chapters 5-9 and reproduce() share these folders: other pixels get new ones (a class
+    split names the run inside, see test_runs.py)."""
+    monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "drive"))
+    ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
+    data = load_data(ctx, size=32)
+    paper = runs_dir(ctx, data)
+    assert paper.parent == tmp_path / "drive"
+    assert ctx.synthetic and paper.name.startswith("smoke-synthetic-")  # the stand-in, marked
+    assert len(paper.name.split("-")[-1]) == 8  # a digest of the pixels
+    assert runs_dir(ctx, load_data(ctx, size=16)) != paper  # other pixels, other runs
+    monkeypatch.delenv("ONESHOT_STEEL_CHECKPOINTS")
+    assert runs_dir(ctx, data).parent.parts[-2:] == ("_build", "checkpoints")
+
+
+def test_runs_dir_honours_the_checkpoints_parameter(
+    tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHECKPOINTS (papermill -p CHECKPOINTS ...) wins over the environment; "" defers to it."""
+    monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "env"))
+    ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
+    data = load_data(ctx, size=32)
+    assert runs_dir(ctx, data, checkpoints=str(tmp_path / "drive")).parent == tmp_path / "drive"
+    assert runs_dir(ctx, data, checkpoints="").parent == tmp_path / "env"
+    assert runs_dir(ctx, data, checkpoints=tmp_path / "p").name == runs_dir(ctx, data).name

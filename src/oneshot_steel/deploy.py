@@ -2,7 +2,7 @@
 
 - :func:`rejection_curve` and :func:`cheapest_threshold`: the false-accept / false-reject
   trade-off of "accept a part iff its nearest enrolled class is within ``t``" (the rule of
-  :class:`~oneshot_steel.evaluate.OneShotClassifier`), at every threshold at once.
+  :class:`~oneshot_steel.classifier.OneShotClassifier`), at every threshold at once.
 - :func:`quantize_dynamic_int8`: int8 weights for every ``nn.Linear`` (PyTorch dynamic
   quantization), and :func:`model_size_bytes` to see what it saves.
 - :func:`time_inference`: batch latency and throughput, repeated, with device synchronisation.

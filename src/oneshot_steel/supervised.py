@@ -30,10 +30,11 @@ from tqdm.auto import tqdm
 
 from .augment import augment_batch, to_model_input
 from .checkpoint import data_fingerprint, write_checkpoint
+from .classifier import OneShotClassifier
 from .data.imageset import ImageSet
 from .data.splits import stratified_split
 from .errors import CheckpointError, TrainingDivergedError
-from .evaluate import OneShotClassifier, mean_ci95
+from .evaluate import mean_ci95
 from .files import atomic_write_json
 from .models import CompactEmbeddingNet, PaperCNNClassifier
 from .runtime import default_device
