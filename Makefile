@@ -14,13 +14,14 @@ TORCH_PIP_ENV ?=
 MODE ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env install data data-synthetic book book-student book-instructor browser-deps test lint clean
+.PHONY: help env install data data-synthetic book book-student book-instructor browser-deps test test-package lint clean
 
 help:
 	@echo "make book   - set up, fetch data (or fall back to the synthetic stand-in), execute and build the HTML book"
 	@echo "make book-student / book-instructor - the book without / with exercise solutions"
 	@echo "make student-notebooks - the chapters without solutions, for the student edition's launch buttons"
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
+	@echo "make test-package - the package tests only (tests/package): the quick loop"
 	@echo "make data   - fetch and verify NEU-CLS into data/neu-cls"
 	@echo "make lint   - ruff and the workflow audit (zizmor)"
 
@@ -105,6 +106,10 @@ variants: install
 
 test: install browser-deps lint
 	$(PY) -m pytest
+
+# The package tests only (tests/package, one file per module): a few minutes, for a quick loop.
+test-package: install
+	$(PY) -m pytest tests/package
 
 # ruff, and zizmor's offline audit of the GitHub workflows (actions pinned to commit SHAs,
 # least permissions, no persisted credentials where nothing pushes).

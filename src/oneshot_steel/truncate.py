@@ -16,7 +16,7 @@ A truncated run is never mistaken for a real one: its checkpoints record ``test_
 ``history.json`` too); :func:`oneshot_steel.checkpoint.read_checkpoint` refuses them when the
 knob is off, and a run made with another (or no) knob value is never resumed or loaded as
 finished. The notebooks' run folders carry the knob in their name
-(:func:`oneshot_steel.notebook.runs_dir`), and the guard ``tests/test_full_mode.py`` writes
+(:func:`oneshot_steel.runs.runs_dir`), and the guard ``tests/book/test_full_mode.py`` writes
 them under a temporary ``ONESHOT_STEEL_CHECKPOINTS``. Every truncated run warns.
 """
 

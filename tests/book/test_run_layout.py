@@ -1,4 +1,5 @@
-"""The run layout has one home (oneshot_steel.runs): chapters 5-8 and reproduce() share it.
+"""Chapters 5-8 and reproduce() ask oneshot_steel.runs for their runs (see
+tests/package/test_runs.py for the layout itself).
 
 A network trained by one of them must be found by the others, so for the same split, seed,
 mode and images they must resolve the same folder: the paper's split and any other.
@@ -16,18 +17,8 @@ from booktools import REPO
 
 import oneshot_steel.reproduce as reproduce_module
 from oneshot_steel.data.synthetic import make_synthetic
-from oneshot_steel.errors import ModeError
 from oneshot_steel.notebook import load_data, setup_notebook
-from oneshot_steel.runs import (
-    MODE_PRESETS,
-    oneshot_run,
-    oneshot_run_dir,
-    preset_for,
-    runs_dir,
-    seed_dir,
-    table3_run_dir,
-)
-from oneshot_steel.train import TrainConfig
+from oneshot_steel.runs import oneshot_run, oneshot_run_dir, runs_dir
 
 PAPER = (("RS", "Pa", "In"), ("Cr", "PS", "Sc"))
 OTHER = (("Cr", "PS", "Sc"), ("RS", "Pa", "In"))
@@ -47,24 +38,10 @@ HAND_WRITTEN = re.compile(r"""(/|=)\s*["'](oneshot|table3)["']|["']oneshot-["']"
 MODE_TABLE = re.compile(r"""["']full["']\s*:\s*["']paper["']""")
 
 
-def test_layout_names() -> None:
-    assert seed_dir("r", 2) == Path("r/seed2")
-    assert oneshot_run_dir("r", 0) == Path("r/oneshot/seed0")
-    assert oneshot_run_dir("r", 1, ["RS", "Pa", "In"]) == Path("r/oneshot/seed1")
-    assert oneshot_run_dir("r", 1, ("Cr", "Pa")) == Path("r/oneshot-Cr-Pa/seed1")
-    assert table3_run_dir("r", 3) == Path("r/table3/seed3")
-
-
-def test_each_mode_trains_its_preset() -> None:
-    assert {m: preset_for(m) for m in MODE_PRESETS} == {
-        "smoke": "smoke",
-        "quick": "quick",
-        "full": "paper",
-    }
-    for mode in MODE_PRESETS:
-        TrainConfig.preset(preset_for(mode))  # a preset the trainer knows
-    with pytest.raises(ModeError, match="'fast'"):
-        preset_for("fast")
+@pytest.fixture(scope="module")
+def neu_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Enough images per class (30) for reproduce()'s 5-shot episodes of 15 queries."""
+    return make_synthetic(tmp_path_factory.mktemp("runs") / "neu", seed=0, n_per_class=30)
 
 
 def _oneshot_run_calls(notebook: Path) -> list[str]:
@@ -99,24 +76,6 @@ def test_package_writes_no_run_folder_by_hand() -> None:
         if p.name != "runs.py" and HAND_WRITTEN.search(p.read_text(encoding="utf-8"))
     ]
     assert not by_hand
-
-
-@pytest.fixture(scope="module")
-def neu_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Enough images per class (30) for reproduce()'s 5-shot episodes of 15 queries."""
-    return make_synthetic(tmp_path_factory.mktemp("runs") / "neu", seed=0, n_per_class=30)
-
-
-def test_oneshot_run_is_chapter_5s_run(neu_dir: Path, tmp_path: Path) -> None:
-    ctx = setup_notebook(mode="smoke", data=str(neu_dir), seed=3, verbose=False)
-    run = oneshot_run(ctx, "[Cr, PS, Sc]", ["RS", "Pa", "In"], checkpoints=tmp_path)
-    assert (run.train_classes, run.test_classes) == OTHER  # however papermill passed them
-    assert run.preset == "smoke" and run.config == TrainConfig.preset("smoke", seed=3)
-    assert run.data.image_size == 100
-    assert run.root == runs_dir(ctx, run.data, checkpoints=tmp_path)
-    assert run.run_dir(1) == run.root / "oneshot-Cr-PS-Sc" / "seed1"
-    split = run.split(1)
-    assert split.train.classes == ["Cr", "PS", "Sc"] and split.test.classes == ["RS", "Pa", "In"]
 
 
 class _Trained(Exception):
@@ -161,32 +120,3 @@ def test_chapters_and_reproduce_resolve_the_same_folder(
             train_classes=list(train), test_classes=list(test),
         )  # fmt: skip
     assert trained == [expected]
-
-
-def test_runs_dir_names_mode_data_and_digest(
-    tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Chapters 5-9 and reproduce() share these folders: other pixels get new ones (a class
-    split names the run inside, see test_runs.py)."""
-    monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "drive"))
-    ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
-    data = load_data(ctx, size=32)
-    paper = runs_dir(ctx, data)
-    assert paper.parent == tmp_path / "drive"
-    assert ctx.synthetic and paper.name.startswith("smoke-synthetic-")  # the stand-in, marked
-    assert len(paper.name.split("-")[-1]) == 8  # a digest of the pixels
-    assert runs_dir(ctx, load_data(ctx, size=16)) != paper  # other pixels, other runs
-    monkeypatch.delenv("ONESHOT_STEEL_CHECKPOINTS")
-    assert runs_dir(ctx, data).parent.parts[-2:] == ("_build", "checkpoints")
-
-
-def test_runs_dir_honours_the_checkpoints_parameter(
-    tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """CHECKPOINTS (papermill -p CHECKPOINTS ...) wins over the environment; "" defers to it."""
-    monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "env"))
-    ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
-    data = load_data(ctx, size=32)
-    assert runs_dir(ctx, data, checkpoints=str(tmp_path / "drive")).parent == tmp_path / "drive"
-    assert runs_dir(ctx, data, checkpoints="").parent == tmp_path / "env"
-    assert runs_dir(ctx, data, checkpoints=tmp_path / "p").name == runs_dir(ctx, data).name

@@ -17,7 +17,7 @@ import yaml
 from oneshot_steel.glue import glue_cell_problems, sync_glue_cells
 from oneshot_steel.notebook import CHECKPOINTS_PARAMETER, PARAMETERS_CELL, setup_cell
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: The calls that find where a chapter's trained runs are kept (oneshot_steel.runs).
 RUN_FOLDER_CALLS = ("runs_dir", "oneshot_run")
 

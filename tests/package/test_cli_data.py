@@ -10,7 +10,7 @@ import pytest
 
 from oneshot_steel.cli import build_parser, main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def one_error_line(capsys) -> str:

@@ -1,6 +1,6 @@
 """The real NEU-CLS set: run with ONESHOT_STEEL_DATA pointing at it, e.g.
 
-    ONESHOT_STEEL_DATA=/path/to/neu-cls pytest -m neu tests/test_real_data.py
+    ONESHOT_STEEL_DATA=/path/to/neu-cls pytest -m neu tests/package/test_real_data.py
 
 Skipped otherwise. (Checksums against the shipped manifest are tested with the fetcher.)
 """

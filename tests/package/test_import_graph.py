@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = "oneshot_steel"
 
 #: Imports allowed to close a cycle: exactly one. models.build_model imports transfer inside
