@@ -3,7 +3,7 @@
 Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its arguments and
 sets ``handler``, and ``_cmd_<name>(args) -> int`` runs it. The data commands live in
 :mod:`.cli_data`, the engine commands in :mod:`.cli_engine` (shared argument types in
-:mod:`._cli_common`); this module is the single entry point. To add a command, write that
+:mod:`.cli_args`); this module is the single entry point. To add a command, write that
 pair and append the ``_add_`` function to :data:`COMMANDS`. Handlers raise the package's errors;
 :func:`main` turns any of them (and bad arguments or paths) into ``error: ...`` on stderr and
 exit status 2, never a traceback.

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._cli_common import _int, _positive_int
+from .cli_args import _int, _positive_int
 
 
 # --------------------------------------------------------------------------- fetch-data

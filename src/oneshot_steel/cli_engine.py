@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ._cli_common import (
+from .cli_args import (
     _PRESETS,
     _add_data_arg,
     _add_device_arg,
