@@ -339,10 +339,12 @@ _BENCHMARKS = ("bench_training", "bench_inference")
 def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark",
-        help="time training and inference against a naive paper-style pipeline",
+        help="time training and inference against a naive paper-style pipeline (needs a "
+        "source checkout)",
         description="Run benchmarks/bench_training.py and benchmarks/bench_inference.py from "
         "the source checkout and print their results (ratios against a paper-style pipeline "
-        "measured in the same run).",
+        "measured in the same run). The benchmarks ship with the repository, not with the "
+        "installed package: run this inside a clone.",
     )
     p.add_argument(
         "--device", type=_device, choices=("cpu", "cuda"), default=None, help="default: the best"
