@@ -9,20 +9,16 @@ resumed run needs no saved RNG state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 from torch import nn
 
 from .augment import augment_batch, random_crop, to_model_input
+from .config import TrainConfig
 from .data.imageset import ImageSet
 from .evaluate import embed
 from .losses import contrastive_loss, euclidean_distance, nt_xent_loss, prototypical_loss
 from .sampling import EpisodeSampler, PairSampler
-
-if TYPE_CHECKING:
-    from .train import TrainConfig
 
 __all__ = [
     "AUGMENT",

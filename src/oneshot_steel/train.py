@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -44,12 +42,14 @@ from .checkpoint import (
     restore_run,
     save_epoch,
 )
+from .config import PRESETS, TrainConfig
 from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
 from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [
+    "PRESETS",
     "AutocastSettings",
     "TrainConfig",
     "autocast_settings",
@@ -62,94 +62,6 @@ __all__ = [
     "train_self_supervised",
     "train_siamese",
 ]
-
-#: Config fields that may change when a run is resumed: more epochs extend it, and how often
-#: it is saved does not change what is computed.
-_RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every"})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every setting of a training run. The defaults are the paper's Table 1."""
-
-    model: str = "paper"  #: "paper" (Fig. 1), "compact" or "resnet18"
-    embedding_dim: int = 5
-    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
-    batch_size: int = 32  #: pairs per step (Siamese training)
-    epochs: int = 100
-    lr: float = 5e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    margin: float = 2.0  #: contrastive margin m of eq. (1)
-    pairs_per_epoch: int = 900
-    p_same: float = 0.5
-    val_pairs: int = 900  #: fixed validation pairs (Siamese training)
-    augment: bool = True
-    rotate: bool = True
-    flip: bool = True
-    brightness: float = 10.0
-    amp: bool = True  #: mixed precision where the device profits (see autocast_settings)
-    seed: int = 0
-    n_way: int = 3  #: episodic training: classes per episode
-    k_shot: int = 1
-    n_query: int = 5
-    episodes_per_epoch: int = 100
-    val_episodes: int = 200
-    checkpoint_every: int = 1  #: epochs between checkpoints (the last epoch is always saved)
-    crop_size: int = 0  #: train on random crop_size x crop_size windows (0: whole images)
-    ssl_batch: int = 48  #: self-supervised training: images per step (two views each)
-    temperature: float = 0.2  #: self-supervised training: NT-Xent temperature
-    pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
-        """``"paper"``, ``"quick"`` or ``"smoke"`` (see :data:`PRESETS`), then ``overrides``."""
-        try:
-            base = PRESETS[name]
-        except KeyError:
-            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
-        return replace(base, **overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain builtins only (betas as a list), so ``weights_only`` loading can read it."""
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        if "betas" in kw:
-            kw["betas"] = tuple(kw["betas"])
-        return cls(**kw)
-
-
-#: ``paper``: Table 1 exactly (Fig. 1 net, 5-d embedding, batch 32, 100 epochs of 900 pairs,
-#: Adam 5e-4 (0.9, 0.999), margin 2), plus the augmentation of section 4. Checkpoints every 10
-#: epochs: model.pt holds 40 M weights and their Adam moments (0.48 GB), and on a GPU an epoch
-#: takes about as long as writing it.
-#: ``quick``: the paper recipe with 10 epochs instead of 100 and nothing else changed (same
-#: model, batch, lr, margin, 900 pairs per epoch, augmentation): about 5-9 minutes on 2 CPU cores.
-#: ``smoke``: a CI check only: the compact net (width 8, 16-d embedding), 2 epochs of 64 pairs,
-#: 64 validation pairs, 10 training and 20 validation episodes (or self-supervised steps of 16
-#: images); seconds on a CPU.
-PRESETS: dict[str, TrainConfig] = {
-    "paper": TrainConfig(checkpoint_every=10),
-    "quick": TrainConfig(epochs=10),
-    "smoke": TrainConfig(
-        model="compact",
-        embedding_dim=16,
-        width=8,
-        epochs=2,
-        pairs_per_epoch=64,
-        val_pairs=64,
-        episodes_per_epoch=10,
-        val_episodes=20,
-        n_query=3,
-        ssl_batch=16,
-    ),
-}
 
 
 # ----------------------------------------------------------------------------- shared loop
@@ -209,7 +121,7 @@ def _fit(
     history, best_state = new_history(task.kind), None
     if resume and ckpt_path.is_file():
         history, best_state = restore_run(
-            ckpt_path, device, cfg, task.kind, data, net, optimizer, scaler, _RESUMABLE_CHANGES
+            ckpt_path, device, cfg, task.kind, data, net, optimizer, scaler
         )
     history.update(device=str(device), precision=amp.precision)
     meta = {"format": FORMAT_VERSION, "kind": task.kind, "model": spec, "config": cfg, "data": data}
@@ -359,7 +271,7 @@ def train_or_load(
     if path.is_file():
         ckpt = read_checkpoint(path, mmap=True)  # metadata only: the paper run's is 483 MB
         data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
-        check_resumable(ckpt, capped.to_dict(), kind, data, path, _RESUMABLE_CHANGES)
+        check_resumable(ckpt, capped.to_dict(), kind, data, path)
         done, epoch = ckpt["epoch"] == capped.epochs, ckpt["epoch"]
         del ckpt  # unmap the file before it is rewritten (Windows cannot replace a mapped file)
         if done:
