@@ -1,5 +1,10 @@
-"""Training: the paper's Siamese recipe (contrastive loss on random pairs) and prototypical
-episodes, sharing one loop with mixed precision, checkpoints, resume and divergence checks.
+"""Training: the paper's Siamese recipe (contrastive loss on random pairs), prototypical
+episodes and self-supervised views, sharing one loop with mixed precision, checkpoints,
+resume and divergence checks.
+
+The Siamese training step itself (pairs -> one forward pass -> contrastive loss) is
+:meth:`oneshot_steel.tasks.PairTask.loss`; :mod:`oneshot_steel.tasks` holds every task's step,
+this module the loop that runs them (:func:`_fit`) and the public entry points.
 
 Design choices a reader should know about:
 
@@ -25,7 +30,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._tasks import AUGMENT, INIT, EpisodeTask, PairTask, SelfSupervisedTask, Task, epoch_seed
 from ._utils import default_device
 from .checkpoint import (
     FORMAT_VERSION,
@@ -46,6 +50,7 @@ from .config import PRESETS, TrainConfig
 from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
+from .tasks import AUGMENT, INIT, EpisodeTask, PairTask, SelfSupervisedTask, Task, epoch_seed
 from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [
@@ -65,7 +70,7 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- shared loop
-# (what differs between Siamese and episodic training, the two tasks: see ._tasks)
+# (what differs between the kinds of training, the tasks: see .tasks)
 def fused_adam(net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     """Adam, fused into one kernel where this torch supports it on the device (3-4x faster
     updates of the paper net's 40 M weights on a CPU), else the default implementation."""

@@ -1,6 +1,13 @@
-"""The two training tasks of :mod:`oneshot_steel.train`: Siamese pairs and prototypical
-episodes. Each says what its batches are, what its loss is and how it validates; the loop
-that runs them (checkpoints, resume, mixed precision) is :func:`oneshot_steel.train._fit`.
+"""The training tasks: what one training step computes. This is where the ML happens.
+
+- :class:`PairTask`: the paper's Siamese step (:meth:`PairTask.loss`: both images of every
+  pair through the one branch, contrastive loss on their distance);
+- :class:`EpisodeTask`: a prototypical-network episode;
+- :class:`SelfSupervisedTask`: NT-Xent on two augmented views of each image.
+
+Each task says what its batches are, what its loss is and how it validates; the one loop that
+runs them all (mixed precision, checkpoints, resume, divergence checks) is
+:func:`oneshot_steel.train._fit`.
 
 Every random draw is seeded by :func:`epoch_seed` from ``(seed, epoch, stream)``, one stream
 per purpose (:data:`INIT`, :data:`AUGMENT`, :data:`EPISODES`, :data:`VALIDATION`), so a
@@ -43,7 +50,7 @@ INIT, AUGMENT, EPISODES, VALIDATION = range(4)
 
 
 class Task:
-    """What differs between Siamese and episodic training: the batches, the loss, validation."""
+    """What differs between the kinds of training: the batches, the loss, validation."""
 
     kind = ""
 
