@@ -51,6 +51,7 @@ from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
 from .tasks import AUGMENT, INIT, EpisodeTask, PairTask, SelfSupervisedTask, Task, epoch_seed
+from .transfer import load_imagenet_weights
 from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [
@@ -113,8 +114,6 @@ def _fit(
         torch.manual_seed(epoch_seed(config.seed, 0, INIT))
         net = build_from_spec(spec)
     if config.pretrained and not (resume and ckpt_path.is_file()):
-        from .transfer import load_imagenet_weights
-
         if not hasattr(net, "backbone"):
             raise ValueError(f"pretrained=True needs model='resnet18'; got {config.model!r}")
         load_imagenet_weights(net)
