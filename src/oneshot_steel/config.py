@@ -1,19 +1,22 @@
-"""The settings of a training run: :class:`TrainConfig`, its presets, and which of its
-fields may change when a run is resumed.
+"""The settings of every training run, with their presets: :class:`TrainConfig` (the
+embedding nets; which of its fields may change on resume) and :class:`CNNConfig` (the
+supervised CNN baseline).
 
-They live apart from the code that uses them so that :mod:`.train`, the training tasks and
-:mod:`.checkpoint` can all import them at the top: a config is read back from every
-checkpoint, and the tasks read their settings from it.
+They live apart from the code that uses them so that :mod:`.train`, :mod:`.tasks`,
+:mod:`.checkpoint` and :mod:`.supervised` can all import them at the top: a config is read
+back from every checkpoint, and the tasks read their settings from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
+    "CNN_PRESETS",
     "PRESETS",
     "RESUMABLE_FIELDS",
+    "CNNConfig",
     "TrainConfig",
 ]
 
@@ -104,4 +107,52 @@ PRESETS: dict[str, TrainConfig] = {
         n_query=3,
         ssl_batch=16,
     ),
+}
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Settings of the supervised CNN baseline. Defaults: the authors' CNN notebook."""
+
+    model: str = "paper"  #: "paper" (Fig. 1 trunk, 6 logits) or "compact" (small BN net)
+    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
+    batch_size: int = 128
+    epochs: int = 120
+    samples_per_epoch: int | None = None  #: None: every training image once per epoch
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    augment: bool = True  #: the paper's rotations, flips and brightness, training only
+    brightness: float = 10.0
+    amp: bool = True  #: mixed precision where the device profits (train.autocast_settings)
+    seed: int = 0
+    # Fixed, not settings (so not in to_dict nor in cnn.pt): the CNN always sees whole images
+    # with all of the paper's augmentation. The training tasks read them as they read a
+    # TrainConfig's fields of the same names.
+    rotate: ClassVar[bool] = True
+    flip: ClassVar[bool] = True
+    crop_size: ClassVar[int] = 0
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> CNNConfig:
+        """``"paper"``, ``"quick"`` or ``"smoke"`` (same names as ``TrainConfig.preset``)."""
+        try:
+            base = CNN_PRESETS[name]
+        except KeyError:
+            raise ValueError(
+                f"Unknown preset {name!r}; choose one of {sorted(CNN_PRESETS)}"
+            ) from None
+        return replace(base, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain builtins (betas as a list), storable in a ``weights_only`` checkpoint."""
+        return {**asdict(self), "betas": list(self.betas)}
+
+
+#: ``paper``: batch 128, Adam 5e-4, 120 epochs (the authors' notebook). ``quick``: 15 epochs.
+#: ``smoke``: 3 epochs of 256 images: a seconds-long CI check on small images (32 px), not a
+#: result. (The compact net is no good here: its BatchNorm statistics need more steps.)
+CNN_PRESETS: dict[str, CNNConfig] = {
+    "paper": CNNConfig(),
+    "quick": CNNConfig(epochs=15),
+    "smoke": CNNConfig(epochs=3, samples_per_epoch=256),
 }
