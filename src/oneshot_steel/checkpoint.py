@@ -27,11 +27,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from .config import RESUMABLE_FIELDS, TrainConfig
 from .data.imageset import ImageSet
 from .errors import CheckpointError
 from .files import atomic_write, atomic_write_json
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
-from .truncate import knob_mismatch, test_steps
+from .truncate import knob_mismatch
 
 __all__ = [
     "BEST_FILE",
@@ -69,8 +70,6 @@ _CLASSES: dict[str, str] = {
 #: ``temperature``) only matter to self-supervised runs, which did not exist then.
 _ADDED_LATER = {"crop_size": 0, "pretrained": False}
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
-#: Config keys that may differ between best.pt and model.pt of one run (train's resumable ones).
-_SAME_RUN_MAY_CHANGE = frozenset({"epochs", "checkpoint_every"})
 
 
 def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
@@ -86,9 +85,7 @@ def read_checkpoint(
     ``path`` may be a run folder (its ``model.pt`` is read) or a file. ``mmap=True`` maps the
     tensors instead of reading them (CPU only): cheap when only the metadata is needed.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / MODEL_FILE
+    path = Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
     if not path.is_file():
         raise CheckpointError(
             f"No checkpoint at {path}. Train first (train_siamese / train_episodic write "
@@ -113,8 +110,8 @@ def read_checkpoint(
             f"{path} uses checkpoint format {ckpt['format']}, this version of the package "
             f"reads format {FORMAT_VERSION}; retrain, or use the package version that wrote it."
         )
-    if ckpt.get("test_steps") and test_steps() is None:  # a truncated test run: see .truncate
-        raise CheckpointError(f"Cannot use {path}: {knob_mismatch(ckpt['test_steps'])}.")
+    if knob := knob_mismatch(ckpt.get("test_steps")):  # the one guard (see .truncate)
+        raise CheckpointError(f"Cannot use {path}: {knob}.")
     return ckpt
 
 
@@ -200,10 +197,11 @@ def check_resumable(
     kind: str,
     data: dict,
     path: Path,
-    may_change: frozenset[str] = frozenset(),
+    may_change: frozenset[str] = RESUMABLE_FIELDS,
 ) -> None:
     """Raise :class:`CheckpointError` unless ``ckpt`` is an earlier state of this very run:
-    same kind, same config (except the ``may_change`` keys), same data, not more epochs."""
+    same kind, same config (except the ``may_change`` keys), same data, not more epochs.
+    (The TEST-ONLY knob was checked when :func:`read_checkpoint` read ``ckpt``.)"""
     old = {**_ADDED_LATER, **ckpt["config"]}
     diff = [
         f"{k}: {old.get(k)!r} -> {v!r}"
@@ -217,9 +215,7 @@ def check_resumable(
         problems.append("the config differs (" + "; ".join(diff) + ")")
     if ckpt.get("data") != data:
         problems.append("it was trained on other data (image count, classes or pixels differ)")
-    if knob_mismatch(ckpt.get("test_steps")):
-        problems.append(knob_mismatch(ckpt.get("test_steps")))
-    elif ckpt["epoch"] > config["epochs"]:
+    if ckpt["epoch"] > config["epochs"]:
         problems.append(
             f"it already ran {ckpt['epoch']} epochs, more than epochs={config['epochs']}"
         )
@@ -236,7 +232,7 @@ def load_checkpoint(
     *,
     weights: str = "best",
     model: nn.Module | None = None,
-) -> tuple[nn.Module, Any, dict]:
+) -> tuple[nn.Module, TrainConfig, dict]:
     """``(embedding_net, TrainConfig, history)`` from a run folder, ``model.pt`` or ``best.pt``.
 
     ``weights="best"``: the epoch with the lowest validation loss, read from the ``best.pt``
@@ -245,12 +241,9 @@ def load_checkpoint(
     ``model`` loads into an existing net instead of building one; a net of another kind or
     size gives a :class:`CheckpointError`. The net is returned in eval mode on ``device``.
     """
-    from .train import TrainConfig  # train imports this module; import here, not at the top
-
     if weights not in ("best", "last"):
         raise ValueError(f"weights must be 'best' or 'last'; got {weights!r}")
-    path = Path(path)
-    path = path / MODEL_FILE if path.is_dir() else path
+    path = Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
     ckpt = read_checkpoint(path, mmap=True)  # the optimizer state (2/3 of it) is never read
     state = _best_weights(path, ckpt)[0] if weights == "best" else ckpt["state_dict"]
     if state is None:
@@ -269,7 +262,7 @@ def load_checkpoint(
 
 def _same_run(a: dict, b: dict) -> bool:
     """Whether two checkpoints come from one run: same kind, model, data and config."""
-    keep = [k for k in {*a["config"], *b["config"]} if k not in _SAME_RUN_MAY_CHANGE]
+    keep = [k for k in {*a["config"], *b["config"]} if k not in RESUMABLE_FIELDS]
     return (
         a["kind"] == b["kind"]
         and a["model"] == b["model"]
@@ -354,7 +347,7 @@ def restore_run(
     net: nn.Module,
     optimizer: torch.optim.Optimizer,
     scaler: torch.amp.GradScaler,
-    may_change: frozenset[str],
+    may_change: frozenset[str] = RESUMABLE_FIELDS,
 ) -> tuple[dict[str, Any], dict[str, torch.Tensor] | None]:
     """Load ``model.pt`` into ``net``/``optimizer``/``scaler``; return ``(history, pending)``.
 
@@ -379,16 +372,14 @@ def restore_run(
     return ckpt["history"], pending
 
 
+#: The per-epoch lists of a training history, in the order :func:`record_epoch` fills them.
+_EPOCH_LISTS = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
+
+
 def new_history(kind: str) -> dict[str, Any]:
     """An empty training history (the layout of ``history.json``)."""
-    lists = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
-    return {
-        "kind": kind,
-        **{k: [] for k in lists},
-        "total_seconds": 0.0,
-        "best_epoch": None,
-        "best_val_loss": None,
-    }
+    lists = {k: [] for k in _EPOCH_LISTS}
+    return {"kind": kind, **lists, "total_seconds": 0.0, "best_epoch": None, "best_val_loss": None}
 
 
 def record_epoch(
@@ -399,14 +390,8 @@ def record_epoch(
     Without validation data "best" is simply the latest epoch, as in the paper.
     """
     ref, best = val.get("val_loss"), history["best_val_loss"]
-    values = {
-        "epoch": epoch,
-        "train_loss": train_loss,
-        "val_loss": ref,
-        "val_accuracy": val.get("val_accuracy"),
-        "seconds": seconds,
-    }
-    for key, value in values.items():
+    row = (epoch, train_loss, ref, val.get("val_accuracy"), seconds)
+    for key, value in zip(_EPOCH_LISTS, row, strict=True):
         history[key].append(value)
     history["total_seconds"] += seconds
     is_best = ref is None or best is None or ref < best

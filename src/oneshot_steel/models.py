@@ -25,6 +25,7 @@ __all__ = [
     "ModelSummary",
     "PaperCNNClassifier",
     "PaperEmbeddingNet",
+    "PaperNet",
     "SiameseNetwork",
     "build_model",
     "check_image_batch",
@@ -99,7 +100,31 @@ def _paper_layers(in_channels: int, image_size: int, out_dim: int) -> OrderedDic
     )
 
 
-class PaperEmbeddingNet(nn.Module):
+class PaperNet(nn.Module):
+    """Fig. 1 with ``out_dim`` outputs: the Siamese branch (:class:`PaperEmbeddingNet`) and
+    the CNN baseline (:class:`PaperCNNClassifier`) are this one network; only the meaning of
+    the outputs differs. Its layers are ``self.net.conv1`` ... ``self.net.fc3``: the
+    ``state_dict`` keys of every checkpoint of either, which must not change."""
+
+    def __init__(self, out_dim: int, image_size: int = 100, *, in_channels: int = 1):
+        super().__init__()
+        if out_dim < 1 or image_size < 1 or in_channels < 1:
+            raise ValueError(
+                f"{type(self).__name__} needs positive sizes; got out_dim={out_dim}, "
+                f"image_size={image_size}, in_channels={in_channels}"
+            )
+        self.out_dim = out_dim
+        self.image_size = image_size
+        self.in_channels = in_channels
+        self.net = nn.Sequential(_paper_layers(in_channels, image_size, out_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, S, S]`` float in [-1, 1] -> ``[B, out_dim]``."""
+        check_image_batch(x, type(self).__name__, channels=self.in_channels, size=self.image_size)
+        return self.net(x)
+
+
+class PaperEmbeddingNet(PaperNet):
     """One branch of the paper's Siamese network (Fig. 1): image -> ``embedding_dim`` vector.
 
     With the defaults it has 40,254,425 parameters, 99.4 % of them in ``fc1`` (80,000 x 500):
@@ -108,46 +133,24 @@ class PaperEmbeddingNet(nn.Module):
     """
 
     def __init__(self, image_size: int = 100, embedding_dim: int = 5, *, in_channels: int = 1):
-        super().__init__()
-        if image_size < 1 or embedding_dim < 1 or in_channels < 1:
-            raise ValueError(
-                f"image_size, embedding_dim and in_channels must be positive; got "
-                f"{image_size}, {embedding_dim}, {in_channels}"
-            )
-        self.image_size = image_size
+        if embedding_dim < 1:
+            raise ValueError(f"embedding_dim must be positive; got {embedding_dim}")
+        super().__init__(embedding_dim, image_size, in_channels=in_channels)
         self.embedding_dim = embedding_dim
-        self.in_channels = in_channels
-        self.net = nn.Sequential(_paper_layers(in_channels, image_size, embedding_dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, S, S]`` float in [-1, 1] -> ``[B, embedding_dim]``."""
-        check_image_batch(x, type(self).__name__, channels=self.in_channels, size=self.image_size)
-        return self.net(x)
 
 
-class PaperCNNClassifier(nn.Module):
-    """The paper's CNN baseline: the same trunk as a branch, ending in ``num_classes`` logits.
+class PaperCNNClassifier(PaperNet):
+    """The paper's CNN baseline: the same network as a branch, ending in ``num_classes`` logits.
 
     The authors fed 3-channel copies of the gray images; ``in_channels=3`` reproduces that,
     the default 1 uses the gray image as it is.
     """
 
     def __init__(self, num_classes: int = 6, image_size: int = 100, *, in_channels: int = 1):
-        super().__init__()
-        if num_classes < 2 or image_size < 1 or in_channels < 1:
-            raise ValueError(
-                f"need num_classes >= 2 and positive image_size, in_channels; got "
-                f"{num_classes}, {image_size}, {in_channels}"
-            )
+        if num_classes < 2:
+            raise ValueError(f"a classifier needs num_classes >= 2; got {num_classes}")
+        super().__init__(num_classes, image_size, in_channels=in_channels)
         self.num_classes = num_classes
-        self.image_size = image_size
-        self.in_channels = in_channels
-        self.net = nn.Sequential(_paper_layers(in_channels, image_size, num_classes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, S, S]`` float in [-1, 1] -> logits ``[B, num_classes]``."""
-        check_image_batch(x, type(self).__name__, channels=self.in_channels, size=self.image_size)
-        return self.net(x)
 
 
 def _conv_bn_relu(cin: int, cout: int) -> nn.Sequential:
@@ -257,7 +260,9 @@ def build_model(name: str, **kwargs: Any) -> nn.Module:
     """An embedding net by name: ``"paper"`` (Fig. 1), ``"compact"`` or ``"resnet18"``
     (:class:`~oneshot_steel.transfer.ResNet18Embedding`, untrained); kwargs go to its class."""
     if name.lower() == "resnet18":
-        from .transfer import ResNet18Embedding  # lazy: imports torchvision
+        # The package's one lazy import of its own modules: transfer imports this module, so
+        # importing it at the top would close a cycle; and torchvision stays optional.
+        from .transfer import ResNet18Embedding
 
         return ResNet18Embedding(**kwargs)
     try:

@@ -14,32 +14,28 @@ per-image flags (for a confidence interval).
 
 from __future__ import annotations
 
-import math
-import time
-from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix
 from torch import nn
-from tqdm.auto import tqdm
 
-from .augment import augment_batch, to_model_input
+from .augment import to_model_input
 from .checkpoint import data_fingerprint, write_checkpoint
 from .classifier import OneShotClassifier
+from .config import CNN_PRESETS, CNNConfig, TrainConfig
 from .data.imageset import ImageSet
 from .data.splits import stratified_split
-from .errors import CheckpointError, TrainingDivergedError
+from .errors import CheckpointError
 from .evaluate import mean_ci95
 from .files import atomic_write_json
 from .models import CompactEmbeddingNet, PaperCNNClassifier
 from .runtime import default_device
-from .train import TrainConfig, autocast_settings, epoch_seed, fused_adam, train_or_load
-from .truncate import cap, cap_epochs, test_steps, warn_truncated
+from .train import train_classifier, train_or_load
+from .truncate import cap_epochs, test_steps
 
 __all__ = [
     "CNN_FILE",
@@ -56,6 +52,8 @@ __all__ = [
 
 #: File a CNN run leaves in its ``out_dir`` (weights, config, data fingerprint, result).
 CNN_FILE = "cnn.pt"
+#: What a CNN result's ``history`` holds (one value per epoch, then where and how it ran).
+_CNN_HISTORY = ("train_loss", "train_accuracy", "seconds", "device", "precision")
 
 
 # ------------------------------------------------------------------------------ results
@@ -118,48 +116,6 @@ def scored(
 
 
 # ------------------------------------------------------------------------------ the paper's CNN
-@dataclass(frozen=True)
-class CNNConfig:
-    """Settings of the supervised CNN baseline. Defaults: the authors' CNN notebook."""
-
-    model: str = "paper"  #: "paper" (Fig. 1 trunk, 6 logits) or "compact" (small BN net)
-    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
-    batch_size: int = 128
-    epochs: int = 120
-    samples_per_epoch: int | None = None  #: None: every training image once per epoch
-    lr: float = 5e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    augment: bool = True  #: the paper's rotations, flips and brightness, training only
-    brightness: float = 10.0
-    amp: bool = True  #: mixed precision where the device profits (train.autocast_settings)
-    seed: int = 0
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> CNNConfig:
-        """``"paper"``, ``"quick"`` or ``"smoke"`` (same names as ``TrainConfig.preset``)."""
-        try:
-            base = CNN_PRESETS[name]
-        except KeyError:
-            raise ValueError(
-                f"Unknown preset {name!r}; choose one of {sorted(CNN_PRESETS)}"
-            ) from None
-        return replace(base, **overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain builtins (betas as a list), storable in a ``weights_only`` checkpoint."""
-        return {**asdict(self), "betas": list(self.betas)}
-
-
-#: ``paper``: batch 128, Adam 5e-4, 120 epochs (the authors' notebook). ``quick``: 15 epochs.
-#: ``smoke``: 3 epochs of 256 images: a seconds-long CI check on small images (32 px), not a
-#: result. (The compact net is no good here: its BatchNorm statistics need more steps.)
-CNN_PRESETS: dict[str, CNNConfig] = {
-    "paper": CNNConfig(),
-    "quick": CNNConfig(epochs=15),
-    "smoke": CNNConfig(epochs=3, samples_per_epoch=256),
-}
-
-
 @dataclass
 class CNNResult(ClassificationResult):
     """The CNN's test score plus its training curve; ``model`` is the trained net."""
@@ -200,8 +156,9 @@ def train_cnn(
 ) -> CNNResult:
     """Train the paper's CNN classifier on ``train_set``; score it once on ``test_set``.
 
-    Cross-entropy, Adam, shuffled mini-batches, the paper's augmentation on the device
-    (:func:`~oneshot_steel.augment.augment_batch`), mixed precision as in :mod:`.train`; the
+    Cross-entropy, Adam, shuffled mini-batches, the paper's augmentation on the device, in the
+    one training loop of the embedding nets (:func:`~oneshot_steel.train.train_classifier`,
+    :class:`~oneshot_steel.tasks.ClassificationTask`: mixed precision, divergence checks); the
     last epoch is scored, as the authors did (no validation set, no early stopping). Every
     epoch's shuffle and augmentation derive from ``(config.seed, epoch)``.
 
@@ -210,7 +167,7 @@ def train_cnn(
     ``Loaded the CNN result from ...`` (as :func:`~oneshot_steel.train.train_or_load` does).
     """
     config = config or CNNConfig()
-    asked, config = config.epochs, cap_epochs(config)  # TEST-ONLY knob (.truncate), in cnn.pt
+    capped = cap_epochs(config)  # TEST-ONLY knob (.truncate): the epochs cnn.pt records
     if train_set.classes != test_set.classes or train_set.image_size != test_set.image_size:
         raise ValueError(
             f"train_cnn needs train and test sets with the same classes and image size; got "
@@ -221,65 +178,24 @@ def train_cnn(
     path = Path(out_dir) / CNN_FILE if out_dir is not None else None
     n_cls = len(train_set.classes)
     if path is not None and path.is_file():
-        cached = _load_cnn(path, config, data, n_cls, train_set.image_size, device)
+        cached = _load_cnn(path, capped, data, n_cls, train_set.image_size, device)
         if cached is not None:
             print(
-                f"Loaded the CNN result from {path} ({config.epochs} epochs, same config and "
+                f"Loaded the CNN result from {path} ({capped.epochs} epochs, same config and "
                 "data); delete it to retrain."
             )
             return cached
-    warn_truncated(f"CNN training into {out_dir}", asked)
-    with torch.random.fork_rng(devices=[]):  # seeded init, caller's RNG untouched
-        torch.manual_seed(epoch_seed(config.seed, 0, 0))
-        net = build_cnn(config, n_cls, train_set.image_size)
-    images, labels = train_set.images.to(device), train_set.labels.to(device)
-    amp = autocast_settings(device, config.amp)
-    net = net.to(device, memory_format=amp.memory_format)  # channels_last on CPUs
-    optimizer = fused_adam(net, config.lr, tuple(config.betas))
-    scaler = torch.amp.GradScaler(device.type, enabled=amp.use_grad_scaler)
-    history: dict[str, Any] = {
-        "train_loss": [],
-        "train_accuracy": [],
-        "seconds": [],
-        "device": str(device),
-        "precision": amp.precision,
-    }
-    for epoch in tqdm(
-        range(config.epochs), desc="CNN training", unit="epoch", disable=not progress
-    ):
-        t0 = time.perf_counter()
-        net.train()
-        shuffle = torch.Generator().manual_seed(epoch_seed(config.seed, epoch, 1))
-        order = torch.randperm(len(images), generator=shuffle)[: config.samples_per_epoch]
-        n_steps = cap(math.ceil(len(order) / config.batch_size))  # all, unless the knob is set
-        order = order[: n_steps * config.batch_size].to(device)
-        gen = torch.Generator(device=device).manual_seed(epoch_seed(config.seed, epoch, 2))
-        losses, hits = [], []
-        for s in range(0, len(order), config.batch_size):
-            idx = order[s : s + config.batch_size]
-            x = (
-                augment_batch(images[idx], gen, brightness=config.brightness)
-                if config.augment
-                else to_model_input(images[idx])
-            ).contiguous(memory_format=amp.memory_format)
-            with torch.autocast(device.type, dtype=amp.dtype) if amp.enabled else nullcontext():
-                logits = net(x)
-            loss = F.cross_entropy(logits.float(), labels[idx])
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            losses.append(loss.detach())
-            hits.append((logits.argmax(1) == labels[idx]).sum())
-        loss_t = torch.stack(losses).float().cpu()  # one device sync per epoch
-        if not torch.isfinite(loss_t).all():
-            raise TrainingDivergedError(
-                f"CNN training diverged in epoch {epoch + 1} (loss {loss_t.tolist()[:4]}...). "
-                f"Try a lower learning rate (lr={config.lr:g} now) or amp=False."
-            )
-        history["train_loss"].append(float(loss_t.mean()))
-        history["train_accuracy"].append(float(torch.stack(hits).sum()) / len(order))
-        history["seconds"].append(time.perf_counter() - t0)
+    # Since the CNN became a task of the one loop, its shuffle and augmentation come from the
+    # named seed streams (EPISODES, AUGMENT), not bare streams 1 and 2: other draws, so the
+    # numbers moved by chance (15 epochs, seed 0: 76.4 -> 81.4 %; benchmarks/RESULTS.md).
+    net, history = train_classifier(
+        config,
+        lambda: build_cnn(config, n_cls, train_set.image_size),
+        train_set,
+        device=device,
+        progress=progress,
+    )
+    history = {k: history[k] for k in _CNN_HISTORY}
     pred = _predict(net, test_set.images, device)
     protocol = (
         f"{n_cls}-way classification of a held-out set ({len(test_set)} images) by a "
@@ -292,12 +208,12 @@ def train_cnn(
         test_set.classes,
         CNNResult,
         history=history,
-        config=config.to_dict(),
+        config=capped.to_dict(),
     )
     if path is not None:
         payload = {
             "format": 1,
-            "config": config.to_dict(),
+            "config": capped.to_dict(),
             "data": data,
             "state_dict": net.state_dict(),
             "result": {**result.to_dict(), "correct": result.correct},

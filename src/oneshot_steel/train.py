@@ -1,5 +1,10 @@
-"""Training: the paper's Siamese recipe (contrastive loss on random pairs) and prototypical
-episodes, sharing one loop with mixed precision, checkpoints, resume and divergence checks.
+"""Training: the paper's Siamese recipe (contrastive loss on random pairs), prototypical
+episodes and self-supervised views, sharing one loop with mixed precision, checkpoints,
+resume and divergence checks.
+
+The Siamese training step itself (pairs -> one forward pass -> contrastive loss) is
+:meth:`oneshot_steel.tasks.PairTask.loss`; :mod:`oneshot_steel.tasks` holds every task's step,
+this module the loop that runs them (:func:`_fit`) and the public entry points.
 
 Design choices a reader should know about:
 
@@ -17,8 +22,8 @@ Design choices a reader should know about:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._tasks import AUGMENT, INIT, EpisodeTask, PairTask, SelfSupervisedTask, Task, epoch_seed
 from .checkpoint import (
     FORMAT_VERSION,
     MODEL_FILE,
@@ -43,13 +47,26 @@ from .checkpoint import (
     restore_run,
     save_epoch,
 )
+from .config import PRESETS, CNNConfig, TrainConfig
 from .data.imageset import ImageSet
 from .errors import TrainingDivergedError
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
 from .runtime import default_device
+from .tasks import (
+    AUGMENT,
+    INIT,
+    ClassificationTask,
+    EpisodeTask,
+    PairTask,
+    SelfSupervisedTask,
+    Task,
+    epoch_seed,
+)
+from .transfer import load_imagenet_weights
 from .truncate import cap, cap_epochs, test_steps, warn_truncated
 
 __all__ = [
+    "PRESETS",
     "AutocastSettings",
     "TrainConfig",
     "autocast_settings",
@@ -57,103 +74,16 @@ __all__ = [
     "fused_adam",
     "load_checkpoint",
     "read_history",
+    "train_classifier",
     "train_episodic",
     "train_or_load",
     "train_self_supervised",
     "train_siamese",
 ]
 
-#: Config fields that may change when a run is resumed: more epochs extend it, and how often
-#: it is saved does not change what is computed.
-_RESUMABLE_CHANGES = frozenset({"epochs", "checkpoint_every"})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every setting of a training run. The defaults are the paper's Table 1."""
-
-    model: str = "paper"  #: "paper" (Fig. 1), "compact" or "resnet18"
-    embedding_dim: int = 5
-    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
-    batch_size: int = 32  #: pairs per step (Siamese training)
-    epochs: int = 100
-    lr: float = 5e-4
-    betas: tuple[float, float] = (0.9, 0.999)
-    margin: float = 2.0  #: contrastive margin m of eq. (1)
-    pairs_per_epoch: int = 900
-    p_same: float = 0.5
-    val_pairs: int = 900  #: fixed validation pairs (Siamese training)
-    augment: bool = True
-    rotate: bool = True
-    flip: bool = True
-    brightness: float = 10.0
-    amp: bool = True  #: mixed precision where the device profits (see autocast_settings)
-    seed: int = 0
-    n_way: int = 3  #: episodic training: classes per episode
-    k_shot: int = 1
-    n_query: int = 5
-    episodes_per_epoch: int = 100
-    val_episodes: int = 200
-    checkpoint_every: int = 1  #: epochs between checkpoints (the last epoch is always saved)
-    crop_size: int = 0  #: train on random crop_size x crop_size windows (0: whole images)
-    ssl_batch: int = 48  #: self-supervised training: images per step (two views each)
-    temperature: float = 0.2  #: self-supervised training: NT-Xent temperature
-    pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
-        """``"paper"``, ``"quick"`` or ``"smoke"`` (see :data:`PRESETS`), then ``overrides``."""
-        try:
-            base = PRESETS[name]
-        except KeyError:
-            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
-        return replace(base, **overrides)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain builtins only (betas as a list), so ``weights_only`` loading can read it."""
-        d = asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        if "betas" in kw:
-            kw["betas"] = tuple(kw["betas"])
-        return cls(**kw)
-
-
-#: ``paper``: Table 1 exactly (Fig. 1 net, 5-d embedding, batch 32, 100 epochs of 900 pairs,
-#: Adam 5e-4 (0.9, 0.999), margin 2), plus the augmentation of section 4. Checkpoints every 10
-#: epochs: model.pt holds 40 M weights and their Adam moments (0.48 GB), and on a GPU an epoch
-#: takes about as long as writing it.
-#: ``quick``: the paper recipe with 10 epochs instead of 100 and nothing else changed (same
-#: model, batch, lr, margin, 900 pairs per epoch, augmentation): about 5-9 minutes on 2 CPU cores.
-#: ``smoke``: a CI check only: the compact net (width 8, 16-d embedding), 2 epochs of 64 pairs,
-#: 64 validation pairs, 10 training and 20 validation episodes (or self-supervised steps of 16
-#: images); seconds on a CPU.
-PRESETS: dict[str, TrainConfig] = {
-    "paper": TrainConfig(checkpoint_every=10),
-    "quick": TrainConfig(epochs=10),
-    "smoke": TrainConfig(
-        model="compact",
-        embedding_dim=16,
-        width=8,
-        epochs=2,
-        pairs_per_epoch=64,
-        val_pairs=64,
-        episodes_per_epoch=10,
-        val_episodes=20,
-        n_query=3,
-        ssl_batch=16,
-    ),
-}
-
 
 # ----------------------------------------------------------------------------- shared loop
-# (what differs between Siamese and episodic training, the two tasks: see ._tasks)
+# (what differs between the kinds of training, the tasks: see .tasks)
 def fused_adam(net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
     """Adam, fused into one kernel where this torch supports it on the device (3-4x faster
     updates of the paper net's 40 M weights on a CPU), else the default implementation."""
@@ -174,47 +104,123 @@ def _check_sets(train_set: ImageSet, val_set: ImageSet | None) -> None:
         )
 
 
+class _RunFiles:
+    """The files of an embedding run in ``out_dir`` (``model.pt``, ``best.pt``,
+    ``history.json``): what the net is, resuming from them, writing them after each epoch."""
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        config: TrainConfig,
+        kind: str,
+        train_set: ImageSet,
+        val_set: ImageSet | None,
+        resume: bool,
+    ):
+        self.out_dir, self.config, cfg = Path(out_dir), config, config.to_dict()
+        self.path = self.out_dir / MODEL_FILE
+        self.resuming = resume and self.path.is_file()
+        self.meta: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "kind": kind,
+            "model": model_spec(cfg, train_set.image_size),
+            "config": cfg,
+            "data": {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)},
+        }
+        if test_steps() is not None:  # a truncated test run: never loaded as a real one
+            self.meta["test_steps"] = test_steps()
+        self.pending_best: dict[str, torch.Tensor] | None = None  # see save_epoch
+
+    def build_net(self) -> nn.Module:
+        net = build_from_spec(self.meta["model"])
+        if self.config.pretrained and not self.resuming:
+            if not hasattr(net, "backbone"):
+                raise ValueError(
+                    f"pretrained=True needs model='resnet18'; got {self.config.model!r}"
+                )
+            load_imagenet_weights(net)
+        return net
+
+    def restore(
+        self,
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        device: torch.device,
+    ) -> dict[str, Any]:
+        """The history so far, with ``net``, ``optimizer`` and ``scaler`` where it left off."""
+        m = self.meta
+        if not self.resuming:
+            return new_history(m["kind"])
+        history, self.pending_best = restore_run(
+            self.path, device, m["config"], m["kind"], m["data"], net, optimizer, scaler
+        )
+        return history
+
+    def save(
+        self,
+        epoch: int,
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scaler: torch.amp.GradScaler,
+        history: dict[str, Any],
+        is_best: bool,
+    ) -> None:
+        """Checkpoint after ``epoch`` (a full save every ``checkpoint_every`` and at the end)."""
+        every, last = self.config.checkpoint_every, self.config.epochs
+        self.pending_best = save_epoch(
+            self.out_dir,
+            {**self.meta, "epoch": epoch},
+            net,
+            optimizer,
+            scaler,
+            history,
+            self.pending_best,
+            is_best=is_best,
+            full=epoch == last or epoch % every == 0,
+        )
+
+
 def _fit(
     task_cls: type[Task],
-    config: TrainConfig,
+    config: TrainConfig | CNNConfig,
     train_set: ImageSet,
     val_set: ImageSet | None,
-    out_dir: str | Path,
+    out_dir: str | Path | None,
     device: torch.device | str | None,
     resume: bool,
     progress: bool,
-) -> dict:
+    build_net: Callable[[], nn.Module] | None = None,
+) -> tuple[nn.Module, dict]:
+    """The one training loop: ``(trained net, history)`` of ``task_cls`` trained per ``config``.
+
+    With ``out_dir`` (a :class:`TrainConfig` run) the net is built from the config, resumed
+    from and checkpointed into ``out_dir``; without it nothing is written and ``build_net``
+    makes the net. Either way the net is initialised from the run's :data:`~.tasks.INIT` seed.
+    """
     _check_sets(train_set, val_set)
-    warn_truncated(f"{task_cls.kind} training into {out_dir}", config.epochs)
+    where = "" if out_dir is None else f" into {out_dir}"
+    warn_truncated(f"{task_cls.kind} training{where}", config.epochs)
     config = cap_epochs(config)  # TEST-ONLY knob (see .truncate); recorded in the checkpoint
     device = torch.device(device) if device is not None else default_device()
-    out_dir, cfg = Path(out_dir), config.to_dict()
-    ckpt_path = out_dir / MODEL_FILE
-    spec = model_spec(cfg, train_set.image_size)
-    data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
+    files = None
+    if out_dir is not None and isinstance(config, TrainConfig):
+        files = _RunFiles(out_dir, config, task_cls.kind, train_set, val_set, resume)
+        build_net = files.build_net
+    elif out_dir is not None or build_net is None:
+        raise TypeError("_fit: a TrainConfig run is checkpointed in out_dir; others need build_net")
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
         torch.manual_seed(epoch_seed(config.seed, 0, INIT))
-        net = build_from_spec(spec)
-    if config.pretrained and not (resume and ckpt_path.is_file()):
-        from .transfer import load_imagenet_weights
-
-        if not hasattr(net, "backbone"):
-            raise ValueError(f"pretrained=True needs model='resnet18'; got {config.model!r}")
-        load_imagenet_weights(net)
+        net = build_net()
     amp = autocast_settings(device, config.amp)
     net = net.to(device, memory_format=amp.memory_format)
     task = task_cls(config, net, train_set, val_set, memory_format=amp.memory_format)
-    optimizer = fused_adam(net, config.lr, config.betas)
+    optimizer = fused_adam(net, config.lr, tuple(config.betas))
     scaler = torch.amp.GradScaler(device.type, enabled=amp.use_grad_scaler)
-    history, best_state = new_history(task.kind), None
-    if resume and ckpt_path.is_file():
-        history, best_state = restore_run(
-            ckpt_path, device, cfg, task.kind, data, net, optimizer, scaler, _RESUMABLE_CHANGES
-        )
+    history = files.restore(net, optimizer, scaler, device) if files else new_history(task.kind)
     history.update(device=str(device), precision=amp.precision)
-    meta = {"format": FORMAT_VERSION, "kind": task.kind, "model": spec, "config": cfg, "data": data}
-    if test_steps() is not None:  # a truncated test run: never loaded as a real one
-        meta["test_steps"] = history["test_steps"] = test_steps()
+    if test_steps() is not None:
+        history["test_steps"] = test_steps()
     start = len(history["epoch"])
     bar = tqdm(
         range(start, config.epochs),
@@ -244,29 +250,24 @@ def _fit(
             step_losses.append(loss.detach())
         losses = torch.stack(step_losses).float().cpu()  # one device sync per epoch
         val = task.validate() if val_set is not None else {}
-        _raise_if_diverged(losses, val.get("val_loss", 0.0), epoch, config.lr, ckpt_path)
+        kept = files.path if files else None
+        _raise_if_diverged(losses, val.get("val_loss", 0.0), epoch, config.lr, kept)
         seconds = time.perf_counter() - t0  # compute + validation, not the checkpoint write
         is_best = record_epoch(history, epoch + 1, float(losses.mean()), val, seconds)
-        full = epoch + 1 == config.epochs or (epoch + 1) % config.checkpoint_every == 0
-        best_state = save_epoch(
-            out_dir,
-            {**meta, "epoch": epoch + 1},
-            net,
-            optimizer,
-            scaler,
-            history,
-            best_state,
-            is_best=is_best,
-            full=full,
-        )
+        for key, value in task.train_metrics().items():
+            history.setdefault(key, []).append(value)
+        if files:
+            files.save(epoch + 1, net, optimizer, scaler, history, is_best)
         bar.set_postfix(
             loss=f"{history['train_loss'][-1]:.4f}", val=f"{val['val_loss']:.4f}" if val else "-"
         )
     bar.close()
-    return history
+    return net, history
 
 
-def _raise_if_diverged(losses: torch.Tensor, val_loss: float, epoch: int, lr: float, path: Path):
+def _raise_if_diverged(
+    losses: torch.Tensor, val_loss: float, epoch: int, lr: float, path: Path | None
+) -> None:
     bad = (~torch.isfinite(losses)).nonzero().flatten()
     if not len(bad) and np.isfinite(val_loss):
         return
@@ -274,7 +275,7 @@ def _raise_if_diverged(losses: torch.Tensor, val_loss: float, epoch: int, lr: fl
     if len(bad):
         where = f"step {int(bad[0]) + 1} of {len(losses)} (loss {float(losses[bad[0]])})"
     kept = "No checkpoint was written."
-    if path.is_file():
+    if path is not None and path.is_file():
         kept = f"The last good checkpoint {path} is kept unchanged."
     raise TrainingDivergedError(
         f"Training diverged in epoch {epoch + 1}, {where}. {kept} Try a lower learning rate "
@@ -298,7 +299,7 @@ def train_siamese(
     ``val_set`` holds held-out images of the TRAINING classes; its loss on fixed, seeded pairs
     (no augmentation) picks the best epoch. Returns the history (also in ``history.json``).
     """
-    return _fit(PairTask, config, train_set, val_set, out_dir, device, resume, progress)
+    return _fit(PairTask, config, train_set, val_set, out_dir, device, resume, progress)[1]
 
 
 def train_episodic(
@@ -315,7 +316,7 @@ def train_episodic(
 
     Validation is the loss and accuracy on ``val_episodes`` fixed episodes of ``val_set``.
     """
-    return _fit(EpisodeTask, config, train_set, val_set, out_dir, device, resume, progress)
+    return _fit(EpisodeTask, config, train_set, val_set, out_dir, device, resume, progress)[1]
 
 
 def train_self_supervised(
@@ -334,7 +335,29 @@ def train_self_supervised(
     (``crop_size``, then the paper's augmentation); ``episodes_per_epoch`` steps make an
     epoch. The labels of ``val_set`` are used only to report validation episodes.
     """
-    return _fit(SelfSupervisedTask, config, train_set, val_set, out_dir, device, resume, progress)
+    task = SelfSupervisedTask
+    return _fit(task, config, train_set, val_set, out_dir, device, resume, progress)[1]
+
+
+def train_classifier(
+    config: CNNConfig,
+    build_net: Callable[[], nn.Module],
+    train_set: ImageSet,
+    val_set: ImageSet | None = None,
+    *,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, dict]:
+    """Train a classifier (the paper's CNN baseline) in the same loop: ``(net, history)``.
+
+    Cross-entropy on shuffled mini-batches with the paper's augmentation
+    (:class:`~oneshot_steel.tasks.ClassificationTask`). ``build_net()`` makes the untrained
+    net (seeded here). Nothing is written: :func:`oneshot_steel.supervised.train_cnn` keeps
+    the trained CNN and its result in one ``cnn.pt``. ``history`` adds ``train_accuracy``.
+    """
+    return _fit(
+        ClassificationTask, config, train_set, val_set, None, device, False, progress, build_net
+    )
 
 
 def train_or_load(
@@ -359,7 +382,7 @@ def train_or_load(
     if path.is_file():
         ckpt = read_checkpoint(path, mmap=True)  # metadata only: the paper run's is 483 MB
         data = {"train": data_fingerprint(train_set), "val": data_fingerprint(val_set)}
-        check_resumable(ckpt, capped.to_dict(), kind, data, path, _RESUMABLE_CHANGES)
+        check_resumable(ckpt, capped.to_dict(), kind, data, path)
         done, epoch = ckpt["epoch"] == capped.epochs, ckpt["epoch"]
         del ckpt  # unmap the file before it is rewritten (Windows cannot replace a mapped file)
         if done:

@@ -13,9 +13,9 @@ timing loops (``repeats``) run at most ``N`` times. Nothing else changes: valida
 evaluation episodes, image and batch sizes stay those of the mode.
 
 A truncated run is never mistaken for a real one: its checkpoints record ``test_steps`` (and
-``history.json`` too); :func:`oneshot_steel.checkpoint.read_checkpoint` refuses them when the
-knob is off, and a run made with another (or no) knob value is never resumed or loaded as
-finished. The notebooks' run folders carry the knob in their name
+``history.json`` too), and :func:`oneshot_steel.checkpoint.read_checkpoint`, which every
+load, resume and "finished?" test goes through, refuses a run made with another (or no) knob
+value. The notebooks' run folders carry the knob in their name
 (:func:`oneshot_steel.runs.runs_dir`), and the guard ``tests/book/test_full_mode.py`` writes
 them under a temporary ``ONESHOT_STEEL_CHECKPOINTS``. Every truncated run warns.
 """

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -11,6 +14,7 @@ from oneshot_steel.models import (
     CompactEmbeddingNet,
     PaperCNNClassifier,
     PaperEmbeddingNet,
+    PaperNet,
     SiameseNetwork,
     build_model,
     model_summary,
@@ -186,3 +190,54 @@ def test_build_model() -> None:
     assert isinstance(net, PaperEmbeddingNet) and net.embedding_dim == 2
     with pytest.raises(ValueError, match="compact"):
         build_model("resnet")
+
+
+# ------------------------------------------------------- checkpoints of the old class layout
+#: The state_dict keys of both paper nets since the first checkpoint: ``PaperNet`` must keep them.
+PAPER_KEYS = [f"net.{layer}.{p}" for layer in ("conv1", "conv2", "conv3", "fc1", "fc2", "fc3")
+              for p in ("weight", "bias")]  # fmt: skip
+
+
+class _OldPaperLayout(nn.Module):
+    """PaperEmbeddingNet / PaperCNNClassifier as they were written before they shared PaperNet
+    (a frozen copy of Fig. 1, so that the test does not use the code it checks)."""
+
+    def __init__(self, image_size: int, out_dim: int) -> None:
+        super().__init__()
+        conv = {"kernel_size": 3, "stride": 1, "padding": 1}
+        self.net = nn.Sequential(
+            OrderedDict(
+                [("conv1", nn.Conv2d(1, 4, **conv)), ("relu1", nn.ReLU()),
+                 ("conv2", nn.Conv2d(4, 8, **conv)), ("relu2", nn.ReLU()),
+                 ("conv3", nn.Conv2d(8, 8, **conv)), ("relu3", nn.ReLU()),
+                 ("flatten", nn.Flatten()),
+                 ("fc1", nn.Linear(8 * image_size**2, 500)), ("relu4", nn.ReLU()),
+                 ("fc2", nn.Linear(500, 500)), ("relu5", nn.ReLU()),
+                 ("fc3", nn.Linear(500, out_dim))]
+            )
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("cls, out_dim", [(PaperEmbeddingNet, 5), (PaperCNNClassifier, 6)])
+def test_paper_nets_load_state_dicts_of_the_old_layout(
+    cls: type[PaperNet], out_dim: int, tmp_path: Path
+) -> None:
+    torch.manual_seed(0)
+    old = _OldPaperLayout(image_size=8, out_dim=out_dim).eval()
+    torch.save(old.state_dict(), tmp_path / "old.pt")  # what an old checkpoint holds
+    new = cls(out_dim, image_size=8) if cls is PaperCNNClassifier else cls(8, out_dim)
+    assert list(new.state_dict()) == list(old.state_dict()) == PAPER_KEYS
+    new.load_state_dict(torch.load(tmp_path / "old.pt", weights_only=True))  # strict
+    x = torch.rand(3, 1, 8, 8) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(new.eval()(x), old.net(x))
+    assert isinstance(new, PaperNet) and new.out_dim == out_dim
+
+
+def test_paper_net_sizes_are_checked() -> None:
+    with pytest.raises(ValueError, match="embedding_dim"):
+        PaperEmbeddingNet(embedding_dim=0)
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        PaperCNNClassifier(num_classes=1)
+    with pytest.raises(ValueError, match="image_size=0"):
+        PaperNet(3, image_size=0)

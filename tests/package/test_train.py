@@ -18,14 +18,21 @@ from oneshot_steel.checkpoint import (
     restore_run,
     save_epoch,
 )
+from oneshot_steel.config import CNNConfig
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.errors import CheckpointError, TrainingDivergedError
 from oneshot_steel.evaluate import episodic_accuracy
-from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
+from oneshot_steel.models import (
+    CompactEmbeddingNet,
+    PaperCNNClassifier,
+    PaperEmbeddingNet,
+    build_model,
+)
 from oneshot_steel.train import (
     TrainConfig,
     load_checkpoint,
+    train_classifier,
     train_episodic,
     train_or_load,
     train_siamese,
@@ -122,6 +129,28 @@ def test_episodic_training_learns(split, tmp_path: Path) -> None:
     assert max(history["val_accuracy"]) > 0.6  # chance is 1/3
     net, _, _ = load_checkpoint(tmp_path)  # the best epoch's weights
     assert episodic_accuracy(net, val, 3, 1, 3, 300).mean > 0.6
+
+
+def test_the_cnn_is_a_task_of_the_same_loop(split) -> None:
+    """The CNN baseline runs in the loop of the embedding nets: seeded, validated, and it
+    writes nothing; its config holds only the settings cnn.pt files have always stored."""
+    train, val, _ = split
+    config = CNNConfig.preset("smoke", epochs=3, batch_size=16, samples_per_epoch=32, lr=2e-3)
+
+    def fit() -> tuple[torch.nn.Module, dict]:
+        build = lambda: PaperCNNClassifier(num_classes=3, image_size=32)  # noqa: E731
+        return train_classifier(config, build, train, val, device="cpu", progress=False)
+
+    (net, history), (again, _) = fit(), fit()
+    assert _states_equal(net.state_dict(), again.state_dict())  # seeded init, shuffle, augment
+    assert history["kind"] == "classifier" and history["epoch"] == [1, 2, 3]
+    assert len(history["train_accuracy"]) == len(history["val_accuracy"]) == 3
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert all(0.0 <= a <= 1.0 for a in history["train_accuracy"] + history["val_accuracy"])
+    assert list(config.to_dict()) == [
+        "model", "width", "batch_size", "epochs", "samples_per_epoch", "lr", "betas",
+        "augment", "brightness", "amp", "seed",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("fit", [train_siamese, train_episodic])

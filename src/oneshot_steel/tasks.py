@@ -1,6 +1,14 @@
-"""The two training tasks of :mod:`oneshot_steel.train`: Siamese pairs and prototypical
-episodes. Each says what its batches are, what its loss is and how it validates; the loop
-that runs them (checkpoints, resume, mixed precision) is :func:`oneshot_steel.train._fit`.
+"""The training tasks: what one training step computes. This is where the ML happens.
+
+- :class:`PairTask`: the paper's Siamese step (:meth:`PairTask.loss`: both images of every
+  pair through the one branch, contrastive loss on their distance);
+- :class:`EpisodeTask`: a prototypical-network episode;
+- :class:`SelfSupervisedTask`: NT-Xent on two augmented views of each image;
+- :class:`ClassificationTask`: cross-entropy on labelled images (the paper's CNN baseline).
+
+Each task says what its batches are, what its loss is and how it validates; the one loop that
+runs them all (mixed precision, checkpoints, resume, divergence checks) is
+:func:`oneshot_steel.train._fit`.
 
 Every random draw is seeded by :func:`epoch_seed` from ``(seed, epoch, stream)``, one stream
 per purpose (:data:`INIT`, :data:`AUGMENT`, :data:`EPISODES`, :data:`VALIDATION`), so a
@@ -9,29 +17,28 @@ resumed run needs no saved RNG state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .augment import augment_batch, random_crop, to_model_input
+from .config import CNNConfig, TrainConfig
 from .data.imageset import ImageSet
 from .evaluate import embed
 from .losses import contrastive_loss, euclidean_distance, nt_xent_loss, prototypical_loss
 from .sampling import EpisodeSampler, PairSampler
-
-if TYPE_CHECKING:
-    from .train import TrainConfig
 
 __all__ = [
     "AUGMENT",
     "EPISODES",
     "INIT",
     "VALIDATION",
+    "ClassificationTask",
     "EpisodeTask",
     "PairTask",
     "SelfSupervisedTask",
+    "Task",
     "epoch_seed",
 ]
 
@@ -42,18 +49,21 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
     return int((int(state[0]) << 32 | int(state[1])) >> 1)
 
 
-#: The seed streams of :func:`epoch_seed`.
+#: The seed streams of :func:`epoch_seed`: the initial weights, the augmentation, which
+#: examples each step sees (episodes; self-supervised and classification batches), and the
+#: fixed validation pairs or episodes.
 INIT, AUGMENT, EPISODES, VALIDATION = range(4)
 
 
 class Task:
-    """What differs between Siamese and episodic training: the batches, the loss, validation."""
+    """What differs between the kinds of training: the batches, the loss, validation."""
 
     kind = ""
+    cfg: TrainConfig | CNNConfig
 
     def __init__(
         self,
-        cfg: TrainConfig,
+        cfg: TrainConfig | CNNConfig,
         net: nn.Module,
         train: ImageSet,
         val: ImageSet | None,
@@ -86,6 +96,10 @@ class Task:
             x = augment_batch(images, gen, rotate=c.rotate, flip=c.flip, brightness=c.brightness)
         return x.contiguous(memory_format=self.memory_format)
 
+    def train_metrics(self) -> dict[str, float]:
+        """Per-epoch figures beyond the loss, computed during the epoch (default: none)."""
+        return {}
+
     def val_embeddings(self) -> torch.Tensor:
         """Each validation image embedded once, in eval mode, without augmentation."""
         return embed(self.net, self.val[0], device=self.device, keep_on_device=True)
@@ -93,6 +107,7 @@ class Task:
 
 class PairTask(Task):
     kind = "siamese"
+    cfg: TrainConfig
 
     def setup(self) -> None:
         c = self.cfg
@@ -124,6 +139,7 @@ class PairTask(Task):
 
 class EpisodeTask(Task):
     kind = "episodic"
+    cfg: TrainConfig
 
     def setup(self) -> None:
         c = self.cfg
@@ -177,3 +193,42 @@ class SelfSupervisedTask(EpisodeTask):
         images = self.images[batch]
         views = self.net(self.inputs(torch.cat([images, images]), gen)).float()
         return nt_xent_loss(*views.chunk(2), temperature=self.cfg.temperature)
+
+
+class ClassificationTask(Task):
+    """The supervised CNN baseline: cross-entropy on shuffled, augmented mini-batches.
+
+    Each epoch visits ``samples_per_epoch`` training images (all when None) in an order drawn
+    from the :data:`EPISODES` stream. Validation, when there is a validation set, is the
+    cross-entropy and accuracy on its images; the paper had none and scored the last epoch.
+    """
+
+    kind = "classifier"
+    cfg: CNNConfig
+
+    def setup(self) -> None:
+        self.hits: list[torch.Tensor] = []  # correct predictions of each step of this epoch
+        self.seen = 0
+
+    def batches(self, epoch: int) -> list[torch.Tensor]:
+        c = self.cfg
+        gen = torch.Generator(device=self.device).manual_seed(epoch_seed(c.seed, epoch, EPISODES))
+        order = torch.randperm(len(self.labels), generator=gen, device=self.device)
+        self.hits, self.seen = [], 0
+        return list(order[: c.samples_per_epoch].split(c.batch_size))
+
+    def loss(self, batch: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        logits, labels = self.net(self.inputs(self.images[batch], gen)).float(), self.labels[batch]
+        self.hits.append((logits.argmax(1) == labels).sum())
+        self.seen += len(batch)
+        return F.cross_entropy(logits, labels)
+
+    def train_metrics(self) -> dict[str, float]:
+        return {"train_accuracy": float(torch.stack(self.hits).sum()) / self.seen}
+
+    def validate(self) -> dict[str, float]:
+        logits, labels = self.val_embeddings(), self.val[1]
+        return {
+            "val_loss": float(F.cross_entropy(logits, labels)),
+            "val_accuracy": float((logits.argmax(1) == labels).float().mean()),
+        }

@@ -1,0 +1,158 @@
+"""The settings of every training run, with their presets: :class:`TrainConfig` (the
+embedding nets; which of its fields may change on resume) and :class:`CNNConfig` (the
+supervised CNN baseline).
+
+They live apart from the code that uses them so that :mod:`.train`, :mod:`.tasks`,
+:mod:`.checkpoint` and :mod:`.supervised` can all import them at the top: a config is read
+back from every checkpoint, and the tasks read their settings from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, ClassVar
+
+__all__ = [
+    "CNN_PRESETS",
+    "PRESETS",
+    "RESUMABLE_FIELDS",
+    "CNNConfig",
+    "TrainConfig",
+]
+
+#: The only config fields that may change when a run is resumed (and that may differ between
+#: the ``model.pt`` and ``best.pt`` of one run): more epochs extend it, and how often it is
+#: saved does not change what is computed.
+RESUMABLE_FIELDS = frozenset({"epochs", "checkpoint_every"})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every setting of a training run. The defaults are the paper's Table 1."""
+
+    model: str = "paper"  #: "paper" (Fig. 1), "compact" or "resnet18"
+    embedding_dim: int = 5
+    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
+    batch_size: int = 32  #: pairs per step (Siamese training)
+    epochs: int = 100
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    margin: float = 2.0  #: contrastive margin m of eq. (1)
+    pairs_per_epoch: int = 900
+    p_same: float = 0.5
+    val_pairs: int = 900  #: fixed validation pairs (Siamese training)
+    augment: bool = True
+    rotate: bool = True
+    flip: bool = True
+    brightness: float = 10.0
+    amp: bool = True  #: mixed precision where the device profits (see autocast_settings)
+    seed: int = 0
+    n_way: int = 3  #: episodic training: classes per episode
+    k_shot: int = 1
+    n_query: int = 5
+    episodes_per_epoch: int = 100
+    val_episodes: int = 200
+    checkpoint_every: int = 1  #: epochs between checkpoints (the last epoch is always saved)
+    crop_size: int = 0  #: train on random crop_size x crop_size windows (0: whole images)
+    ssl_batch: int = 48  #: self-supervised training: images per step (two views each)
+    temperature: float = 0.2  #: self-supervised training: NT-Xent temperature
+    pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> TrainConfig:
+        """``"paper"``, ``"quick"`` or ``"smoke"`` (see :data:`PRESETS`), then ``overrides``."""
+        try:
+            base = PRESETS[name]
+        except KeyError:
+            raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
+        return replace(base, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain builtins only (betas as a list), so ``weights_only`` loading can read it."""
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; unknown keys (from newer versions) are ignored."""
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if "betas" in kw:
+            kw["betas"] = tuple(kw["betas"])
+        return cls(**kw)
+
+
+#: ``paper``: Table 1 exactly (Fig. 1 net, 5-d embedding, batch 32, 100 epochs of 900 pairs,
+#: Adam 5e-4 (0.9, 0.999), margin 2), plus the augmentation of section 4. Checkpoints every 10
+#: epochs: model.pt holds 40 M weights and their Adam moments (0.48 GB), and on a GPU an epoch
+#: takes about as long as writing it.
+#: ``quick``: the paper recipe with 10 epochs instead of 100 and nothing else changed (same
+#: model, batch, lr, margin, 900 pairs per epoch, augmentation): about 5-9 minutes on 2 CPU cores.
+#: ``smoke``: a CI check only: the compact net (width 8, 16-d embedding), 2 epochs of 64 pairs,
+#: 64 validation pairs, 10 training and 20 validation episodes (or self-supervised steps of 16
+#: images); seconds on a CPU.
+PRESETS: dict[str, TrainConfig] = {
+    "paper": TrainConfig(checkpoint_every=10),
+    "quick": TrainConfig(epochs=10),
+    "smoke": TrainConfig(
+        model="compact",
+        embedding_dim=16,
+        width=8,
+        epochs=2,
+        pairs_per_epoch=64,
+        val_pairs=64,
+        episodes_per_epoch=10,
+        val_episodes=20,
+        n_query=3,
+        ssl_batch=16,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """Settings of the supervised CNN baseline. Defaults: the authors' CNN notebook."""
+
+    model: str = "paper"  #: "paper" (Fig. 1 trunk, 6 logits) or "compact" (small BN net)
+    width: int = 32  #: channels of the compact net's first block (ignored by "paper")
+    batch_size: int = 128
+    epochs: int = 120
+    samples_per_epoch: int | None = None  #: None: every training image once per epoch
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    augment: bool = True  #: the paper's rotations, flips and brightness, training only
+    brightness: float = 10.0
+    amp: bool = True  #: mixed precision where the device profits (train.autocast_settings)
+    seed: int = 0
+    # Fixed, not settings (so not in to_dict nor in cnn.pt): the CNN always sees whole images
+    # with all of the paper's augmentation. The training tasks read them as they read a
+    # TrainConfig's fields of the same names.
+    rotate: ClassVar[bool] = True
+    flip: ClassVar[bool] = True
+    crop_size: ClassVar[int] = 0
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> CNNConfig:
+        """``"paper"``, ``"quick"`` or ``"smoke"`` (same names as ``TrainConfig.preset``)."""
+        try:
+            base = CNN_PRESETS[name]
+        except KeyError:
+            raise ValueError(
+                f"Unknown preset {name!r}; choose one of {sorted(CNN_PRESETS)}"
+            ) from None
+        return replace(base, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain builtins (betas as a list), storable in a ``weights_only`` checkpoint."""
+        return {**asdict(self), "betas": list(self.betas)}
+
+
+#: ``paper``: batch 128, Adam 5e-4, 120 epochs (the authors' notebook). ``quick``: 15 epochs.
+#: ``smoke``: 3 epochs of 256 images: a seconds-long CI check on small images (32 px), not a
+#: result. (The compact net is no good here: its BatchNorm statistics need more steps.)
+CNN_PRESETS: dict[str, CNNConfig] = {
+    "paper": CNNConfig(),
+    "quick": CNNConfig(epochs=15),
+    "smoke": CNNConfig(epochs=3, samples_per_epoch=256),
+}
