@@ -1,0 +1,99 @@
+"""Bad inputs on the data side that once went wrong silently (issue 13): symlink loops, an
+unwritable or corrupt decoded-image cache, 16-bit images, odd file and folder names, and
+writes that a power loss or a SIGTERM could leave half done. See tests/BAD_INPUTS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import oneshot_steel
+from oneshot_steel.data import loading
+from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.files import atomic_write, atomic_write_text
+
+SRC = str(Path(oneshot_steel.__file__).resolve().parents[1])
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch) -> Path:
+    """A cache folder of this test alone, and the warn-once memory cleared."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("ONESHOT_STEEL_CACHE", str(path))
+    monkeypatch.setattr(loading, "_CACHE_WARNED", set())
+    return path
+
+
+def small_neu(tiny_neu_dir: Path, dest: Path, per_class: int = 2) -> Path:
+    """A flat NEU folder with the first ``per_class`` images of each class."""
+    dest.mkdir(parents=True)
+    for cls in NEU_CLASSES:
+        for i in range(1, per_class + 1):
+            shutil.copyfile(tiny_neu_dir / f"{cls}_{i}.bmp", dest / f"{cls}_{i}.bmp")
+    return dest
+
+
+def subprocess_env(cache: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": SRC, "ONESHOT_STEEL_CACHE": str(cache)}
+
+
+# --------------------------------------------------------------------------- atomic writes
+def test_atomic_write_fsyncs_the_file_then_its_folder(tmp_path, monkeypatch):
+    synced: list[os.stat_result] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.fstat(fd))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    target = atomic_write_text(tmp_path / "out.json", '{"ok": true}\n')
+    assert target.read_text() == '{"ok": true}\n'
+    assert [stat.S_ISDIR(s.st_mode) for s in synced] == [False, True]
+    assert synced[0].st_ino == target.stat().st_ino and synced[0].st_size == 13
+    assert synced[1].st_ino == tmp_path.stat().st_ino
+    assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_sigterm_during_an_atomic_write_removes_the_temp_file(tmp_path):
+    target = tmp_path / "model.pt"
+    target.write_text("the previous version")
+    script = (
+        "import sys, time\nfrom oneshot_steel.files import atomic_write\n"
+        "def write(tmp):\n    tmp.write_bytes(b'half')\n    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+        f"atomic_write({str(target)!r}, write)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env=subprocess_env(tmp_path / "cache"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout.readline().strip() == "writing"
+    assert len(list(tmp_path.glob(".model.pt.*.tmp"))) == 1
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err
+    assert sorted(os.listdir(tmp_path)) == ["model.pt"]
+    assert target.read_text() == "the previous version"
+
+
+def test_atomic_write_leaves_sigterm_alone_outside_and_in_threads(tmp_path):
+    before = signal.getsignal(signal.SIGTERM)
+    seen = []
+    atomic_write(tmp_path / "a", lambda p: seen.append(signal.getsignal(signal.SIGTERM)))
+    assert signal.getsignal(signal.SIGTERM) is before
+    if before is signal.SIG_DFL:
+        assert seen[0] is not signal.SIG_DFL  # a handler only while writing
+    worker = threading.Thread(target=atomic_write_text, args=(tmp_path / "b", "from a thread"))
+    worker.start()  # signal handlers belong to the main thread: none is installed here
+    worker.join()
+    assert (tmp_path / "b").read_text() == "from a thread"
