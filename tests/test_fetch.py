@@ -12,8 +12,11 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +24,16 @@ from pathlib import Path
 
 import pytest
 
+import oneshot_steel
 from oneshot_steel.data.fetch import MIRRORS, Mirror, fetch_neu
 from oneshot_steel.data.imageset import NEU_CLASSES
-from oneshot_steel.data.manifest import MANIFEST_NAME, read_manifest, verify_neu_folder
+from oneshot_steel.data.manifest import (
+    MANIFEST_NAME,
+    format_manifest,
+    read_manifest,
+    verify_neu_folder,
+)
+from oneshot_steel.data.staging import STALE_AFTER_S
 from oneshot_steel.errors import (
     ChecksumMismatchError,
     DataError,
@@ -68,7 +78,7 @@ class Server:
                 self.wfile.flush()
                 if mode == "stall":
                     outer.half_sent.set()
-                    outer.release.wait(30)  # longer than the client's timeout
+                    outer.release.wait(300)  # longer than any client's timeout
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -221,6 +231,80 @@ def test_ctrl_c_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_p
     finally:
         signal.signal(signal.SIGINT, previous)
     assert_nothing_left(tmp_path)
+
+
+def fetch_in_subprocess(url: str, dest: Path, sums: dict[str, str]) -> subprocess.Popen:
+    """``fetch_neu(dest)`` from ``url`` in a new Python process."""
+    manifest = dest.parent.parent / "sums.txt"
+    manifest.write_text(format_manifest(sums))
+    script = (
+        "from oneshot_steel.data.fetch import Mirror, fetch_neu\n"
+        f"fetch_neu({str(dest)!r}, mirrors=[Mirror('local', {url!r})], "
+        f"manifest={str(manifest)!r}, progress=False)\n"
+    )
+    src = str(Path(oneshot_steel.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src, "ONESHOT_STEEL_CACHE": str(cache_dir())}
+    return subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+def staging_folders(folder: Path, count: int) -> list[Path]:
+    """The hidden temporary folders in ``folder``, once there are ``count`` of them."""
+    deadline = time.monotonic() + 180  # two processes importing torch on two busy cores
+    while time.monotonic() < deadline:
+        found = sorted(p for p in folder.iterdir() if p.name.startswith("."))
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"expected {count} staging folders in {folder}: {os.listdir(folder)}")
+
+
+def test_sigterm_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_path):
+    mirror = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir)), "stall")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = fetch_in_subprocess(mirror.url, out / "d", sums)
+    try:
+        assert server.half_sent.wait(180), "the fetch never started"
+        assert len(staging_folders(out, 1)) == 1
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert_nothing_left(out)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+
+
+def test_the_next_fetch_removes_what_killed_ones_left_but_not_a_running_ones(
+    server, tiny_neu_dir, sums, tmp_path
+):
+    body = nested_zip(neu_files(tiny_neu_dir), decoys=False)
+    stalled = server.serve("/stall.zip", body, "stall")
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = fetch_in_subprocess(stalled.url, out / "d", sums)
+    running = fetch_in_subprocess(stalled.url, out / "d", sums)
+    try:
+        both = set(staging_folders(out, 2))
+        killed.kill()  # SIGKILL: no clean-up can run, its folder stays behind
+        killed.wait(60)
+        legacy_old, legacy_new = out / ".d.fetch-legacy1", out / ".d.fetch-legacy2"
+        legacy_old.mkdir()  # from a version that recorded no owner: judged by age
+        legacy_new.mkdir()
+        stale = time.time() - STALE_AFTER_S - 60
+        os.utime(legacy_old, (stale, stale))
+        good = server.serve("/repo.zip", body)
+        fetch_neu(out / "d", mirrors=[good], manifest=sums, progress=False)
+        verify_neu_folder(out / "d", sums)
+        left = set(out.iterdir()) - {out / "d", legacy_new}
+        assert len(left) == 1 and left < both  # one of the two: the running fetch's (below)
+        running.send_signal(signal.SIGTERM)
+        running.communicate(timeout=60)
+    finally:
+        killed.kill()
+        running.kill()
+    assert sorted(os.listdir(out)) == [".d.fetch-legacy2", "d"]
 
 
 def test_a_corrupted_file_is_named_and_nothing_is_installed(server, tiny_neu_dir, sums, tmp_path):
