@@ -55,6 +55,8 @@ class Server:
         self.routes: dict[str, tuple[bytes, str]] = {}
         self.requests: list[str] = []
         self.half_sent, self.release = threading.Event(), threading.Event()
+        self.hung_up = threading.Event()
+        self.interval = 0.05  # seconds between the pieces of a trickle
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -67,6 +69,9 @@ class Server:
                     self.send_error(404)
                     return
                 body, mode = outer.routes[self.path]
+                if mode.startswith("trickle"):
+                    self.trickle(body, mode)
+                    return
                 self.send_response(200)
                 if mode != "cut-no-length":
                     self.send_header("Content-Length", str(len(body)))
@@ -79,6 +84,26 @@ class Server:
                 if mode == "stall":
                     outer.half_sent.set()
                     outer.release.wait(300)  # longer than any client's timeout
+
+            def trickle(self, body: bytes, mode: str) -> None:
+                """One byte at a time, each well within any per-read timeout: of the headers
+                ("trickle-headers"), the body ("trickle"), or 4 KiB of body ("trickle-4k")."""
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body)
+                if mode == "trickle-headers":
+                    data = head + b"X-Slow: " + b"a" * 4096 + b"\r\n\r\n" + body
+                    chunks = [data[:10]] + [data[i : i + 1] for i in range(10, len(data))]
+                else:
+                    step = 4096 if mode == "trickle-4k" else 1
+                    chunks = [head + b"\r\n"]
+                    chunks += [body[i : i + step] for i in range(0, len(body), step)]
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        if outer.release.wait(outer.interval):
+                            return
+                except OSError:  # the client hung up: what a slow mirror's client should do
+                    outer.hung_up.set()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -230,6 +255,40 @@ def test_ctrl_c_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_p
             fetch_neu(tmp_path / "d", mirrors=[mirror], manifest=sums, progress=False, timeout=20)
     finally:
         signal.signal(signal.SIGINT, previous)
+    assert_nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mode", "limits", "reason"),
+    [
+        ("trickle", {"min_rate": 1024, "rate_window": 0.5}, "under the minimum"),
+        ("trickle-4k", {"deadline": 1.0, "min_rate": 1024, "rate_window": 0.5}, "deadline"),
+        ("trickle-headers", {"deadline": 1.0, "min_rate": 0}, "deadline"),
+    ],
+    ids=["one-byte-at-a-time", "never-finishing", "slow-headers"],
+)
+def test_a_trickling_mirror_is_given_up_and_the_next_one_tried(
+    mode, limits, reason, server, tiny_neu_dir, sums, tmp_path
+):
+    body = nested_zip(neu_files(tiny_neu_dir), decoys=False)  # 3 MB: 40 s at 4 KiB / 50 ms
+    slow = server.serve(f"/{mode}.zip", body, mode)
+    started = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch_neu(tmp_path / "d", mirrors=[slow], manifest=sums, progress=False, **limits)
+    assert time.monotonic() - started < 10  # each read came well within the 60 s timeout
+    error = info.value.errors[0][1]
+    assert isinstance(error, TimeoutError)
+    assert slow.url in str(error) and reason in str(error) and "--from PATH" in str(error)
+    assert server.hung_up.wait(10)  # the connection was cut, not left to trickle on
+    assert_nothing_left(tmp_path)
+    good = server.serve("/repo.zip", body)
+    fetch_neu(tmp_path / "d", mirrors=[slow, good], manifest=sums, progress=False, **limits)
+    verify_neu_folder(tmp_path / "d", sums)
+
+
+def test_download_limits_are_checked_first(sums, tmp_path):
+    with pytest.raises(ValueError, match="deadline must be a positive number"):
+        fetch_neu(tmp_path / "d", mirrors=["http://127.0.0.1:9/x.zip"], deadline=0, manifest=sums)
     assert_nothing_left(tmp_path)
 
 
