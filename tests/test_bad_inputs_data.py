@@ -6,18 +6,21 @@ writes that a power loss or a SIGTERM could leave half done. See tests/BAD_INPUT
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import stat
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
+import torch
 
 import oneshot_steel
-from oneshot_steel.data import loading
+from oneshot_steel.data import load_neu, loading
 from oneshot_steel.data.imageset import NEU_CLASSES
 from oneshot_steel.files import atomic_write, atomic_write_text
 
@@ -44,6 +47,60 @@ def small_neu(tiny_neu_dir: Path, dest: Path, per_class: int = 2) -> Path:
 
 def subprocess_env(cache: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": SRC, "ONESHOT_STEEL_CACHE": str(cache)}
+
+
+# --------------------------------------------------------------------------- cache
+@pytest.mark.parametrize("blocked", ["cache", "decoded"])
+def test_an_unwritable_cache_warns_once_and_loading_goes_on(blocked, tiny_neu_dir, own_cache):
+    # Root ignores file modes, so the cache is made unwritable by a file where a folder goes.
+    if blocked == "cache":
+        own_cache.parent.mkdir(exist_ok=True)
+        own_cache.write_text("a file, not a folder")
+    else:
+        own_cache.mkdir()
+        (own_cache / "decoded").write_text("a file, not a folder")
+    with pytest.warns(UserWarning, match=r"cache.*ONESHOT_STEEL_CACHE") as record:
+        first = load_neu(tiny_neu_dir, size=16)
+    assert len([w for w in record if "ONESHOT_STEEL_CACHE" in str(w.message)]) == 1
+    assert str(own_cache) in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once is enough
+        again = load_neu(tiny_neu_dir, size=16)
+    assert torch.equal(first.images, again.images) and len(first) == 72
+
+
+def test_a_full_disk_does_not_stop_loading(tiny_neu_dir, tmp_path):
+    """`ulimit -f` (as a full disk does) makes the cache write fail half-way through."""
+    cache = tmp_path / "cache"
+    script = (
+        "from oneshot_steel.data import load_neu\n"
+        f"print(len(load_neu({str(tiny_neu_dir)!r}, size=64)))\n"
+    )
+    limit = 64 << 10  # the cache of 72 images of 64x64 needs 295 KB
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=subprocess_env(cache), preexec_fn=small_files,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "72"
+    assert "ONESHOT_STEEL_CACHE" in result.stderr and "Traceback" not in result.stderr
+    assert list((cache / "decoded").iterdir()) == []  # no half-written file left behind
+
+
+def test_flipped_bits_in_the_cache_are_detected_and_rebuilt(tiny_neu_dir, own_cache):
+    fresh = load_neu(tiny_neu_dir, size=16)
+    (cache_file,) = (own_cache / "decoded").glob("*.pt")
+    raw = bytearray(cache_file.read_bytes())
+    at = raw.index(bytes(fresh.images[5].flatten()[:32].tolist()))  # inside the pixel data
+    raw[at] ^= 0xFF  # a flipped byte that torch.load does not notice
+    cache_file.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="rebuilding"):
+        again = load_neu(tiny_neu_dir, size=16)
+    assert torch.equal(again.images, fresh.images)
 
 
 # --------------------------------------------------------------------------- atomic writes

@@ -326,6 +326,7 @@ def test_cache_hit_is_used_and_keyed_by_content(tiny_neu_dir, tmp_path, own_cach
     # Tamper with the cached pixels: a second load returning them proves the cache was read.
     blob = torch.load(cache_file, weights_only=True)
     blob["images"] = torch.zeros_like(blob["images"])
+    blob["images_sha256"] = hashlib.sha256(blob["images"].numpy().tobytes()).hexdigest()
     torch.save(blob, cache_file)
     assert load_neu(folder, size=TINY_SIZE).images.count_nonzero() == 0
     # The cache survives a move of the folder: the key is content and relative names.

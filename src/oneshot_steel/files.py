@@ -18,6 +18,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "cache_dir",
+    "cache_location",
     "fsync_folder",
     "repo_root",
     "sigterm_unwinds",
@@ -139,14 +140,19 @@ def repo_root() -> Path | None:
     return None
 
 
+def cache_location() -> Path:
+    """The cache folder :func:`cache_dir` uses, without creating it."""
+    env = os.environ.get("ONESHOT_STEEL_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "oneshot_steel"
+
+
 def cache_dir() -> Path:
-    """Where decoded arrays and the synthetic stand-in are cached.
+    """Where decoded arrays and the synthetic stand-in are cached, created when missing.
 
     ``ONESHOT_STEEL_CACHE`` when set, else ``~/.cache/oneshot_steel``. A folder that cannot be
     created raises an :class:`OSError` (of the same kind) that names it and the variable.
     """
-    env = os.environ.get("ONESHOT_STEEL_CACHE")
-    path = Path(env).expanduser() if env else Path.home() / ".cache" / "oneshot_steel"
+    path = cache_location()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:

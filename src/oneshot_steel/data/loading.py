@@ -3,7 +3,9 @@
 Every loader goes through one pipeline: find the files, hash their bytes (the cache key), and
 either read the decoded, resized array from the on-disk cache or decode every file with Pillow
 (grayscale) and resize it once. So a second load of the 1,800 NEU images costs little more than
-hashing the files, and nothing is decoded or resized twice in two different ways.
+hashing the files, and nothing is decoded or resized twice in two different ways. The cache is
+a convenience: when it cannot be written, loading goes on without it (with one warning), and a
+cache file that does not check out is rebuilt.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import BadImageError, DataNotFoundError, EmptyClassError, UnknownClassError
-from ..files import atomic_write, cache_dir
+from ..files import atomic_write, cache_dir, cache_location
 from .imageset import NEU_CLASSES, ImageSet
 from .paths import is_synthetic_folder
 
@@ -43,7 +45,9 @@ SPLIT_FOLDERS: frozenset[str] = frozenset(
 )
 _NEU_FILE = re.compile(r"^(?P<prefix>.+?)_(?P<num>\d+)$")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
-_CACHE_VERSION = "oneshot-steel-decoded-v1"
+_CACHE_VERSION = "oneshot-steel-decoded-v2"  # v2: a digest of the pixels guards against bit rot
+#: Cache folders already warned about in this process: said once is enough.
+_CACHE_WARNED: set[str] = set()
 
 
 def _norm(name: str) -> str:
@@ -189,6 +193,25 @@ def _file_sha256(path: Path) -> str:
         ) from err
 
 
+def _cache_unavailable(folder: Path, err: BaseException) -> None:
+    """Warn, once per folder and process, that the cache cannot be written."""
+    if str(folder) in _CACHE_WARNED:
+        return
+    _CACHE_WARNED.add(str(folder))
+    cause = err.__cause__ if isinstance(err.__cause__, OSError) else err  # cache_dir's own
+    reason = getattr(cause, "strerror", None) or (str(cause).strip().splitlines() or [""])[0]
+    warnings.warn(
+        f"Cannot write the image cache in {str(folder)!r} ({type(cause).__name__}: {reason}); "
+        "loading goes on without it, decoding the images every time. Free some disk space or "
+        "fix the folder, or set ONESHOT_STEEL_CACHE to a folder you can write to.",
+        stacklevel=5,
+    )
+
+
+def _images_digest(images: torch.Tensor) -> str:
+    return hashlib.sha256(images.numpy().tobytes()).hexdigest()
+
+
 def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
     """The cached arrays when ``path`` holds a valid cache for these files, else None."""
     if not path.is_file():
@@ -206,15 +229,36 @@ def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
         )
         if not ok:
             raise ValueError("contents do not match the image files")
+        if _images_digest(blob["images"]) != blob.get("images_sha256"):
+            raise ValueError("the pixels do not match their SHA-256 (the file is damaged)")
         return blob
     except Exception as err:  # any unreadable cache is rebuilt, never trusted
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        reason = (str(err).strip().splitlines() or [""])[0]
         warnings.warn(
             f"The image cache {str(path)!r} is unreadable ({type(err).__name__}: {reason}); "
             "rebuilding it from the image files.",
             stacklevel=4,
         )
         return None
+
+
+def _cache_file(
+    paths: list[Path], relpaths: list[str], labels: list[int], size: int, classes: list[str]
+) -> Path:
+    """Where the cache of these files lives: named by their bytes, names, labels and size."""
+    key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}\n".encode())
+    for path, rel, label in zip(paths, relpaths, labels, strict=True):
+        key.update(f"{label}\0{rel}\0{_file_sha256(path)}\n".encode())
+    return cache_dir() / "decoded" / f"{key.hexdigest()[:40]}-{size}px.pt"
+
+
+def _save_cache(path: Path, blob: dict) -> None:
+    """Write the cache atomically; when it cannot be written (read-only, disk full, a file
+    size limit), warn once and go on: the cache only saves time."""
+    try:
+        atomic_write(path, lambda tmp: torch.save(blob, tmp))
+    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as RuntimeError
+        _cache_unavailable(path.parent, err)
 
 
 def _load_files(
@@ -237,11 +281,11 @@ def _load_files(
 
     cache_file = None
     if cache:
-        key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}\n".encode())
-        hashes = [_file_sha256(p) for p in paths]
-        for rel, lab, digest in zip(relpaths, labels.tolist(), hashes, strict=True):
-            key.update(f"{lab}\0{rel}\0{digest}\n".encode())
-        cache_file = cache_dir() / "decoded" / f"{key.hexdigest()[:40]}-{size}px.pt"
+        try:
+            cache_file = _cache_file(paths, relpaths, labels.tolist(), size, classes)
+        except OSError as err:  # the cache folder cannot be created
+            _cache_unavailable(cache_location() / "decoded", err)
+    if cache_file is not None:
         blob = _load_cached(cache_file, relpaths, size)
         if blob is not None:
             return ImageSet(
@@ -260,9 +304,10 @@ def _load_files(
             "version": _CACHE_VERSION,
             "relpaths": relpaths,
             "images": images,
+            "images_sha256": _images_digest(images),
             "digests": digests,
         }
-        atomic_write(cache_file, lambda tmp: torch.save(blob, tmp))
+        _save_cache(cache_file, blob)
     return ImageSet(images, labels, classes, [str(p) for p in paths], digests, source, synthetic)
 
 

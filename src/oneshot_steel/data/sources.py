@@ -72,6 +72,8 @@ def load_neu(
 
     With ``cache=True`` the resized array is stored under :func:`~oneshot_steel.files.cache_dir`,
     keyed by the files' bytes, names and ``size``; a changed file can never hit a stale cache.
+    A cache that cannot be written (read-only, disk full) is skipped with one warning; a cache
+    file that does not check out (its pixels carry their SHA-256) is rebuilt with a warning.
     ``synthetic`` is True for the stand-in (``"synthetic"``, or a folder bearing its marker).
     """
     resolved = resolve_data_root(root)
