@@ -16,11 +16,13 @@ import threading
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import oneshot_steel
-from oneshot_steel.data import load_neu, loading
+from oneshot_steel.data import load_image_folder, load_neu, loading
 from oneshot_steel.data.imageset import NEU_CLASSES
 from oneshot_steel.files import atomic_write, atomic_write_text
 
@@ -101,6 +103,42 @@ def test_flipped_bits_in_the_cache_are_detected_and_rebuilt(tiny_neu_dir, own_ca
     with pytest.warns(UserWarning, match="rebuilding"):
         again = load_neu(tiny_neu_dir, size=16)
     assert torch.equal(again.images, fresh.images)
+
+
+# --------------------------------------------------------------------------- 16-bit images
+def _save16(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.fromarray(pixels.astype(np.uint16))
+    assert img.mode == "I;16"
+    img.save(path)
+
+
+def test_12_bit_data_in_a_16_bit_png_keeps_its_levels(tmp_path):
+    ramp = (np.arange(64 * 64).reshape(64, 64) % 4081).astype(np.uint16)  # 0..4080
+    _save16(tmp_path / "a" / "x.png", ramp)
+    _save16(tmp_path / "b" / "y.png", ramp // 20)  # a dark frame of the same camera
+    data = load_image_folder(tmp_path, size=64, cache=False)
+    expected = np.rint(ramp * (255 / 4095)).astype(np.uint8)
+    assert np.array_equal(data.images[0, 0].numpy(), expected)
+    assert len(data.images[0].unique()) == 255  # 0..254, not the 16 levels of v >> 8
+    dark = np.rint((ramp // 20) * (255 / 4095)).astype(np.uint8)  # the set's depth, not its own
+    assert np.array_equal(data.images[1, 0].numpy(), dark)
+
+
+def test_8_bit_values_in_a_16_bit_png_are_not_black(tmp_path):
+    ramp = (np.arange(32 * 32).reshape(32, 32) % 256).astype(np.uint16)
+    _save16(tmp_path / "a" / "x.png", ramp)
+    data = load_image_folder(tmp_path, size=32, cache=False)
+    assert np.array_equal(data.images[0, 0].numpy(), ramp.astype(np.uint8))
+
+
+def test_16_bit_scaling_commutes_with_the_resize(tmp_path):
+    ramp = (np.arange(40 * 40).reshape(40, 40) * 41 % 65536).astype(np.uint16)
+    _save16(tmp_path / "a" / "x.png", ramp)
+    Image.fromarray(np.rint(ramp * (255 / 65535)).astype(np.uint8)).save(tmp_path / "a" / "y.png")
+    data = load_image_folder(tmp_path, size=20, cache=False)
+    diff = data.images[0].int() - data.images[1].int()
+    assert diff.abs().max() <= 1  # one rounding, at the end, instead of two
 
 
 # --------------------------------------------------------------------------- atomic writes

@@ -212,13 +212,13 @@ def test_rgb_and_odd_sizes_become_gray_squares(tmp_path, write_image):
     assert torch.all(uniform == gray)
 
 
-def test_16_bit_images_keep_their_top_bits(tmp_path):
+def test_16_bit_images_are_scaled_by_the_sets_bit_depth(tmp_path):
     for name, value in (("a", 0x8000), ("b", 0xFF00)):
         (tmp_path / name).mkdir()
         Image.fromarray(np.full((10, 12), value, np.uint16)).save(tmp_path / name / "x.tif")
     data = load_image_folder(tmp_path, size=8, cache=False)
-    assert data.images[0].unique().tolist() == [0x80]
-    assert data.images[1].unique().tolist() == [0xFF]
+    assert data.images[0].unique().tolist() == [round(0x8000 * 255 / 0xFFFF)]  # 128
+    assert data.images[1].unique().tolist() == [round(0xFF00 * 255 / 0xFFFF)]  # 254
 
 
 # --------------------------------------------------------------------------- load_image_folder

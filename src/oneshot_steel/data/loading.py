@@ -2,7 +2,7 @@
 
 Every loader goes through one pipeline: find the files, hash their bytes (the cache key), and
 either read the decoded, resized array from the on-disk cache or decode every file with Pillow
-(grayscale) and resize it once. So a second load of the 1,800 NEU images costs little more than
+(:mod:`.decode`: grayscale, 16-bit images scaled by the set's bit depth) and resize it once. So a second load of the 1,800 NEU images costs little more than
 hashing the files, and nothing is decoded or resized twice in two different ways. The cache is
 a convenience: when it cannot be written, loading goes on without it (with one warning), and a
 cache file that does not check out is rebuilt.
@@ -16,13 +16,11 @@ import re
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
 from ..errors import BadImageError, DataNotFoundError, EmptyClassError, UnknownClassError
 from ..files import atomic_write, cache_dir, cache_location
+from .decode import decode, to_uint8
 from .imageset import NEU_CLASSES, ImageSet
 from .paths import is_synthetic_folder
 
@@ -151,38 +149,7 @@ def _find_neu_files(root: Path) -> dict[str, list[Path]]:
     return found
 
 
-# --------------------------------------------------------------------------- decoding
-def _to_gray(img: Image.Image) -> np.ndarray:
-    """Pillow image -> uint8 [H, W]. 16-bit images keep their top 8 bits; other modes
-    (RGB, RGBA, palette, 1-bit) go through Pillow's ``convert("L")`` (ITU-R 601-2 luma)."""
-    if img.mode.startswith("I;16"):
-        return (np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8)
-    if img.mode != "L":
-        img = img.convert("L")
-    return np.asarray(img, dtype=np.uint8)
-
-
-def _decode(path: Path, size: int) -> tuple[np.ndarray, str]:
-    """Decode one file to a ``size`` x ``size`` uint8 array and the digest of its original pixels."""
-    try:
-        with Image.open(path) as img:
-            img.load()  # Pillow is lazy: truncation only shows when the pixels are read
-            pixels = _to_gray(img)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise BadImageError(
-            f"Cannot read the image {str(path)!r} ({type(err).__name__}: {err}). The file is not "
-            "an image or is corrupt/truncated: replace it with a good copy or delete it."
-        ) from err
-    h, w = pixels.shape
-    digest = hashlib.sha256(f"{h}x{w}:".encode() + pixels.tobytes()).hexdigest()
-    if (h, w) == (size, size):
-        return pixels, digest
-    x = torch.from_numpy(pixels.astype(np.float32))[None, None]
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    # Round in NumPy: tiny torch ops pay a thread-pool sync each, measured 5x slower on 2 busy cores.
-    return np.clip(np.rint(x[0, 0].numpy()), 0, 255).astype(np.uint8), digest
-
-
+# --------------------------------------------------------------------------- cache
 def _file_sha256(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -296,9 +263,9 @@ def _load_files(
     # A plain loop: on 2 cores a thread pool measured slower (Pillow's BMP decoder holds the GIL
     # and per-image torch calls contend), and one batched resize of [1800, 1, 200, 200] floats
     # was slower still; images may also differ in size, which a batch cannot hold.
-    decoded = [_decode(p, size) for p in paths]
-    images = torch.from_numpy(np.stack([a for a, _ in decoded]))[:, None].contiguous()
-    digests = [d for _, d in decoded]
+    decoded = [decode(p, size) for p in paths]
+    images = torch.from_numpy(to_uint8(decoded))[:, None].contiguous()
+    digests = [d.digest for d in decoded]
     if cache_file is not None:
         blob = {
             "version": _CACHE_VERSION,

@@ -64,8 +64,10 @@ def load_neu(
     ``valid/``, ``test/`` (merged). Classes are always in the order Cr, In, Pa, PS, RS, Sc and
     images sorted by their number, so indices are the same for every copy of the set.
 
-    Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``. Images
-    are resized once with ``torch.nn.functional.interpolate(mode="bilinear", antialias=True)``
+    Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``; 16-bit
+    images are scaled by the bit depth of the set (``255 / (2**b - 1)``, ``b`` the fewest bits,
+    at least 8, that hold every such pixel of the set: see :mod:`oneshot_steel.data.decode`
+    for why). Images are resized once with ``torch.nn.functional.interpolate(mode="bilinear", antialias=True)``
     (torchvision's ``resize`` computes the same; calling torch directly avoids depending on a
     torchvision build that matches torch). Non-square images are stretched to a square.
     ``digests`` hold the SHA-256 of each original (unresized) grayscale image, for duplicates.
