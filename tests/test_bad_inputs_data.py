@@ -24,6 +24,7 @@ from PIL import Image
 import oneshot_steel
 from oneshot_steel.data import load_image_folder, load_neu, loading
 from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.errors import DataError
 from oneshot_steel.files import atomic_write, atomic_write_text
 
 SRC = str(Path(oneshot_steel.__file__).resolve().parents[1])
@@ -49,6 +50,41 @@ def small_neu(tiny_neu_dir: Path, dest: Path, per_class: int = 2) -> Path:
 
 def subprocess_env(cache: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": SRC, "ONESHOT_STEEL_CACHE": str(cache)}
+
+
+# --------------------------------------------------------------------------- symlinks
+def test_a_symlink_loop_is_read_once_and_named(tiny_neu_dir, tmp_path):
+    folder = small_neu(tiny_neu_dir, tmp_path / "d")
+    (folder / "train").symlink_to(".")  # `ln -s . d/train`: the folder contains itself
+    with pytest.warns(UserWarning, match=r"train.*loop"):
+        data = load_neu(folder, size=16, cache=False)
+    assert len(data) == 12 and len(set(data.paths)) == 12
+    assert data.class_counts() == {c: 2 for c in NEU_CLASSES}
+
+
+def test_an_image_folder_reads_each_real_file_once(tmp_path, write_image):
+    root = tmp_path / "mine"
+    write_image(root / "dent" / "a.png")
+    write_image(root / "dent" / "b.png")
+    write_image(root / "scratch" / "c.png")
+    (root / "dent" / "up").symlink_to("..")  # a loop back to the root, inside a class
+    (root / "scratch" / "again.png").symlink_to("../dent/a.png")  # one file in two classes
+    (root / "dent2").symlink_to("dent")  # one folder under two class names
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_image_folder(root, size=8, cache=False)
+    text = "\n".join(str(w.message) for w in caught)
+    assert "up" in text and "loop" in text
+    assert "again.png" in text and "dent2" in text
+    assert data.classes == ["dent", "scratch"]
+    assert data.class_counts() == {"dent": 2, "scratch": 1}
+
+
+def test_a_broken_link_is_reported_not_skipped_silently(tiny_neu_dir, tmp_path):
+    folder = small_neu(tiny_neu_dir, tmp_path / "d")
+    (folder / "Cr_3.bmp").symlink_to("/no/such/file.bmp")
+    with pytest.warns(UserWarning, match=r"Cr_3\.bmp"):
+        assert len(load_neu(folder, size=16, cache=False)) == 12
 
 
 # --------------------------------------------------------------------------- cache
@@ -139,6 +175,38 @@ def test_16_bit_scaling_commutes_with_the_resize(tmp_path):
     data = load_image_folder(tmp_path, size=20, cache=False)
     diff = data.images[0].int() - data.images[1].int()
     assert diff.abs().max() <= 1  # one rounding, at the end, instead of two
+
+
+# --------------------------------------------------------------------------- names
+def test_spaced_neu_file_names_are_read(tiny_neu_dir, tmp_path):
+    folder = small_neu(tiny_neu_dir, tmp_path / "d")
+    (folder / "Cr_1.bmp").rename(folder / "Cr_ 1.bmp")
+    (folder / "PS_2.bmp").rename(folder / "PS - 2.bmp")
+    data = load_neu(folder, size=16, cache=False)
+    assert data.class_counts() == {c: 2 for c in NEU_CLASSES}
+    assert "Cr_ 1.bmp" in {Path(p).name for p in data.paths}
+
+
+def test_images_that_are_not_neu_names_are_named_in_a_warning(tiny_neu_dir, tmp_path):
+    folder = small_neu(tiny_neu_dir, tmp_path / "d")
+    shutil.copyfile(folder / "Cr_1.bmp", folder / "Cr_1 copy.bmp")
+    with pytest.warns(UserWarning, match=r"Cr_1 copy\.bmp"):
+        assert len(load_neu(folder, size=16, cache=False)) == 12
+
+
+def test_class_folder_names_are_stripped(tmp_path, write_image):
+    write_image(tmp_path / " spaced " / "a.png")
+    write_image(tmp_path / "plain" / "b.png")
+    data = load_image_folder(tmp_path, size=8, cache=False)
+    assert data.classes == ["plain", "spaced"]
+    assert len(data.subset(["spaced"])) == 1  # what `--classes spaced` selects
+
+
+def test_class_folders_differing_only_in_spaces_are_refused(tmp_path, write_image):
+    write_image(tmp_path / "dent" / "a.png")
+    write_image(tmp_path / "dent " / "b.png")
+    with pytest.raises(DataError, match=r"'dent'.*'dent '"):
+        load_image_folder(tmp_path, size=8, cache=False)
 
 
 # --------------------------------------------------------------------------- atomic writes

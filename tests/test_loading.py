@@ -88,10 +88,11 @@ def test_non_neu_files_in_flat_folder_are_ignored(tiny_neu_dir, tmp_path, write_
     folder = _copy_flat(tiny_neu_dir, tmp_path / "neu")
     (folder / "README").write_text("notes")
     (folder / "Cr_1.txt").write_text("not an image extension")
-    write_image(folder / "overview.png")  # an image, but not a NEU name
+    write_image(folder / "overview.png")  # an image, but not a NEU name: named in a warning
     (folder / "docs").mkdir()  # a folder without images
     (folder / "docs" / "a.md").write_text("x")
-    data = load_neu(folder, size=32, cache=False)
+    with pytest.warns(UserWarning, match=r"not NEU-CLS names.*overview\.png"):
+        data = load_neu(folder, size=32, cache=False)
     assert len(data) == 6 * TINY_PER_CLASS
 
 
@@ -152,7 +153,10 @@ def test_missing_folder_names_the_path(tmp_path):
 
 def test_folder_without_neu_images(tmp_path, write_image):
     write_image(tmp_path / "photo.png")
-    with pytest.raises(DataNotFoundError, match="No NEU-CLS images found"):
+    with (
+        pytest.raises(DataNotFoundError, match="No NEU-CLS images found"),
+        pytest.warns(UserWarning, match="photo.png"),
+    ):
         load_neu(tmp_path)
 
 

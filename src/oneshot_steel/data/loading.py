@@ -1,11 +1,13 @@
 """Load NEU-CLS (flat or one folder per class, any public layout) or any image folder.
 
-Every loader goes through one pipeline: find the files, hash their bytes (the cache key), and
-either read the decoded, resized array from the on-disk cache or decode every file with Pillow
-(:mod:`.decode`: grayscale, 16-bit images scaled by the set's bit depth) and resize it once. So a second load of the 1,800 NEU images costs little more than
-hashing the files, and nothing is decoded or resized twice in two different ways. The cache is
-a convenience: when it cannot be written, loading goes on without it (with one warning), and a
-cache file that does not check out is rebuilt.
+Every loader goes through one pipeline: find the files (:mod:`.walk`: each real file once,
+whatever links lead to it, and everything passed over named in a warning), hash their bytes
+(the cache key), and either read the decoded, resized array from the on-disk cache or decode
+every file (:mod:`.decode`: grayscale, 16-bit images scaled by the set's bit depth) and resize
+it once. So a second load of the 1,800 NEU images costs little more than hashing the files,
+and nothing is decoded or resized twice in two different ways. The cache is a convenience:
+when it cannot be written, loading goes on without it (with one warning), and a cache file
+that does not check out is rebuilt.
 """
 
 from __future__ import annotations
@@ -13,19 +15,25 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import warnings
+import stat
 from pathlib import Path
 
 import torch
 
-from ..errors import BadImageError, DataNotFoundError, EmptyClassError, UnknownClassError
+from ..errors import (
+    BadImageError,
+    DataError,
+    DataNotFoundError,
+    EmptyClassError,
+    UnknownClassError,
+)
 from ..files import atomic_write, cache_dir, cache_location
 from .decode import decode, to_uint8
 from .imageset import NEU_CLASSES, ImageSet
 from .paths import is_synthetic_folder
+from .walk import IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS, Walk, warn
 
-#: File extensions (lower case) read as images.
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+__all__ = ["IMAGE_EXTENSIONS", "load_image_folder", "load_neu_folder"]
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "Cr": ("cr", "crazing"),
@@ -41,8 +49,10 @@ NEU_ALIASES: dict[str, str] = {a: cls for cls, names in _ALIASES.items() for a i
 SPLIT_FOLDERS: frozenset[str] = frozenset(
     {"train", "training", "val", "valid", "validation", "test", "testing"}
 )
-_NEU_FILE = re.compile(r"^(?P<prefix>.+?)_(?P<num>\d+)$")
+#: A flat file's normalised stem (see :func:`_norm`): class name, separators, number.
+_NEU_FILE = re.compile(r"^(?P<prefix>\D+?)_*(?P<num>\d+)$")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
+_ANY_IMAGE = IMAGE_EXTENSIONS | OTHER_IMAGE_EXTENSIONS
 _CACHE_VERSION = "oneshot-steel-decoded-v2"  # v2: a digest of the pixels guards against bit rot
 #: Cache folders already warned about in this process: said once is enough.
 _CACHE_WARNED: set[str] = set()
@@ -53,27 +63,6 @@ def _norm(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def _hidden_name(name: str) -> bool:
-    return name.startswith((".", "__"))  # .git, .ipynb_checkpoints, __MACOSX, temp files
-
-
-def _hidden(path: Path) -> bool:
-    return _hidden_name(path.name)
-
-
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() and not _hidden(path)
-
-
-def _images_under(folder: Path) -> list[Path]:
-    """Image files anywhere below ``folder``, skipping hidden folders inside it."""
-    return [
-        p
-        for p in folder.rglob("*")
-        if _is_image(p) and not any(map(_hidden_name, p.relative_to(folder).parts))
-    ]
-
-
 def _sort_key(path: Path) -> tuple[int, int, str]:
     """Numeric suffix first (Cr_2 before Cr_10), then the name: a stable order everywhere."""
     match = _TRAILING_NUMBER.search(path.stem)
@@ -82,11 +71,16 @@ def _sort_key(path: Path) -> tuple[int, int, str]:
 
 # --------------------------------------------------------------------------- layout discovery
 def _neu_file_class(path: Path) -> str | None:
-    """NEU class of a flat-layout file name such as ``Cr_1.bmp``, or None when it is not one."""
+    """NEU class of a flat-layout file name, or None when it is not one.
+
+    ``Cr_1.bmp``, and the same with any case, spaces, hyphens or underscores around or between
+    its parts, or none (``Cr_ 1.bmp``, ``PS - 2.bmp``, ``crazing1.png``): a name a person
+    would read as "crazing, number 1" is one.
+    """
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return None
-    match = _NEU_FILE.match(path.stem)
-    return NEU_ALIASES.get(_norm(match.group("prefix"))) if match else None
+    match = _NEU_FILE.match(_norm(path.stem))
+    return NEU_ALIASES.get(match.group("prefix").strip("_")) if match else None
 
 
 def _accepted_names() -> str:
@@ -97,24 +91,25 @@ def _accepted_names() -> str:
     )
 
 
-def _collect_neu(folder: Path, found: dict[str, list[Path]]) -> None:
+def _collect_neu(walk: Walk, folder: Path, found: dict[str, list[Path]]) -> None:
     """Add the NEU images in ``folder`` to ``found``: flat files, class folders, split folders."""
-    for entry in sorted(folder.iterdir()):
-        if _hidden(entry):
-            continue
-        if entry.is_file():
+    for entry, st in walk.entries(folder):
+        if stat.S_ISREG(st.st_mode):
             cls = _neu_file_class(entry)
-            if cls is not None:  # README, SHA256SUMS, notes.png: not NEU images, ignored
-                found[cls].append(entry)
+            if cls is not None:
+                if walk.keep(entry, st):
+                    found[cls].append(entry)
+            elif entry.suffix.lower() in _ANY_IMAGE:  # README, SHA256SUMS: no images, no note
+                walk.misnamed_image(entry)
             continue
-        if not entry.is_dir():
+        if not stat.S_ISDIR(st.st_mode) or not walk.enter(entry, st):
             continue
         name = _norm(entry.name)
         if name in NEU_ALIASES:
-            found[NEU_ALIASES[name]].extend(_images_under(entry))
+            found[NEU_ALIASES[name]].extend(walk.images_under(entry))
         elif name in SPLIT_FOLDERS:
-            _collect_neu(entry, found)
-        elif _images_under(entry):  # a folder with no images (docs, notebooks) is ignored
+            _collect_neu(walk, entry, found)
+        elif walk.images_under(entry):  # a folder with no images (docs, notebooks) is ignored
             raise UnknownClassError(
                 f"The folder {str(entry)!r} holds images but its name is not a NEU-CLS class. "
                 f"Accepted names (any case): {_accepted_names()}. Rename the folder, move it out, "
@@ -122,17 +117,17 @@ def _collect_neu(folder: Path, found: dict[str, list[Path]]) -> None:
             )
 
 
-def _find_neu_files(root: Path) -> dict[str, list[Path]]:
-    entries = [p for p in root.iterdir() if not _hidden(p)]
-    subdirs = [p for p in entries if p.is_dir()]
+def _find_neu_files(walk: Walk, root: Path) -> dict[str, list[Path]]:
+    entries = walk.entries(root)
+    subdirs = [(p, st) for p, st in entries if stat.S_ISDIR(st.st_mode)]
     known = {*NEU_ALIASES, *SPLIT_FOLDERS}
-    recognised = any(_neu_file_class(p) for p in entries if p.is_file()) or any(
-        _norm(d.name) in known for d in subdirs
+    recognised = any(_neu_file_class(p) for p, st in entries if stat.S_ISREG(st.st_mode)) or any(
+        _norm(d.name) in known for d, _ in subdirs
     )
-    if not recognised and len(subdirs) == 1:  # a wrapper folder, as archives and repos have
-        return _find_neu_files(subdirs[0])
+    if not recognised and len(subdirs) == 1 and walk.enter(*subdirs[0]):
+        return _find_neu_files(walk, subdirs[0][0])  # a wrapper folder, as archives have
     found: dict[str, list[Path]] = {c: [] for c in NEU_CLASSES}
-    _collect_neu(root, found)
+    _collect_neu(walk, root, found)
     if not any(found.values()):
         raise DataNotFoundError(
             f"No NEU-CLS images found in {str(root)!r}: expected files named like Cr_1.bmp, or "
@@ -167,11 +162,10 @@ def _cache_unavailable(folder: Path, err: BaseException) -> None:
     _CACHE_WARNED.add(str(folder))
     cause = err.__cause__ if isinstance(err.__cause__, OSError) else err  # cache_dir's own
     reason = getattr(cause, "strerror", None) or (str(cause).strip().splitlines() or [""])[0]
-    warnings.warn(
+    warn(
         f"Cannot write the image cache in {str(folder)!r} ({type(cause).__name__}: {reason}); "
         "loading goes on without it, decoding the images every time. Free some disk space or "
-        "fix the folder, or set ONESHOT_STEEL_CACHE to a folder you can write to.",
-        stacklevel=5,
+        "fix the folder, or set ONESHOT_STEEL_CACHE to a folder you can write to."
     )
 
 
@@ -201,10 +195,9 @@ def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
         return blob
     except Exception as err:  # any unreadable cache is rebuilt, never trusted
         reason = (str(err).strip().splitlines() or [""])[0]
-        warnings.warn(
+        warn(
             f"The image cache {str(path)!r} is unreadable ({type(err).__name__}: {reason}); "
-            "rebuilding it from the image files.",
-            stacklevel=4,
+            "rebuilding it from the image files."
         )
         return None
 
@@ -289,17 +282,52 @@ def load_neu_folder(folder: str | os.PathLike, size: int = 100, cache: bool = Tr
     folder = Path(folder).resolve()
     synthetic = is_synthetic_folder(folder)
     source = f"synthetic stand-in ({folder})" if synthetic else str(folder)
-    return _load_files(
-        folder, _find_neu_files(folder), size, cache=cache, source=source, synthetic=synthetic
-    )
+    walk = Walk()
+    walk.enter(folder)
+    try:
+        files = _find_neu_files(walk, folder)
+    finally:
+        walk.report()
+    return _load_files(folder, files, size, cache=cache, source=source, synthetic=synthetic)
+
+
+def _class_folders(folder: Path, entries: list[tuple[Path, os.stat_result]]) -> dict[str, Path]:
+    """Class name -> folder, sorted by name. A name is the folder's name without leading or
+    trailing spaces, which no one can see or type in ``--classes``."""
+    named: dict[str, Path] = {}
+    for path, st in entries:
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        name = path.name.strip()
+        if not name:
+            raise DataError(
+                f"The class folder {str(path)!r} has a name made of spaces only: rename it."
+            )
+        if name in named:
+            raise DataError(
+                f"The class folders {named[name].name!r} and {path.name!r} in {str(folder)!r} "
+                f"differ only in leading or trailing spaces, so both would be the class "
+                f"{name!r}: merge them or rename one."
+            )
+        if "," in name:
+            warn(
+                f"The class folder {str(path)!r} has a comma in its name: the command line's "
+                "--classes (a comma-separated list) cannot select it. Rename it to select it."
+            )
+        named[name] = path
+    return dict(sorted(named.items()))
 
 
 def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = True) -> ImageSet:
     """Load your own defects: one sub-folder per class of bmp/png/jpg/tif images (any case).
 
-    Class names are the folder names, sorted; images are decoded, converted to grayscale and
-    resized exactly as in :func:`load_neu`. Files with other extensions are ignored, and so are
-    images lying loose in ``root`` (with a warning), because they belong to no class.
+    Class names are the folder names without leading or trailing spaces (so ``--classes``
+    finds them; two folders that differ only in such spaces are refused), sorted. Images are
+    decoded, converted to grayscale and resized exactly as in :func:`load_neu` (16-bit images
+    are scaled by the set's bit depth: see :mod:`oneshot_steel.data.decode`). Files of other
+    image formats, images lying loose in ``root`` (they belong to no class), a class folder
+    that is another one again through a link, and files or folders reached twice through
+    links are skipped and named in a warning: each real image is loaded once.
     """
     folder = Path(root).expanduser()
     if not folder.is_dir():
@@ -308,24 +336,34 @@ def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = Tr
             "with one sub-folder per class, e.g. my_defects/scratch/*.png, my_defects/dent/*.png."
         )
     folder = folder.resolve()
-    class_dirs = sorted((p for p in folder.iterdir() if p.is_dir() and not _hidden(p)), key=str)
+    walk = Walk()
+    walk.enter(folder)
+    try:
+        files = _image_folder_files(walk, folder)
+    finally:
+        walk.report()
+    return _load_files(folder, files, size, cache=cache, source=str(folder))
+
+
+def _image_folder_files(walk: Walk, folder: Path) -> dict[str, list[Path]]:
+    entries = walk.entries(folder)
+    class_dirs = _class_folders(folder, entries)
     if not class_dirs:
         raise DataNotFoundError(
             f"{str(folder)!r} has no class folders. Put each class's images in its own "
             "sub-folder (the folder name becomes the class name)."
         )
-    loose = [p for p in folder.iterdir() if _is_image(p)]
+    loose = [p for p, st in entries if stat.S_ISREG(st.st_mode) and p.suffix.lower() in _ANY_IMAGE]
     if loose:
-        warnings.warn(
+        warn(
             f"Ignoring {len(loose)} image(s) directly in {str(folder)!r} (e.g. {loose[0].name}): "
-            "only images inside class folders are loaded.",
-            stacklevel=2,
+            "only images inside class folders are loaded."
         )
-    files = {d.name: _images_under(d) for d in class_dirs}
+    files = {name: walk.images_under(path) for name, path in class_dirs.items() if walk.enter(path)}
     for name, found in files.items():
         if not found:
             raise EmptyClassError(
-                f"The class folder {str(folder / name)!r} holds no images "
+                f"The class folder {str(class_dirs[name])!r} holds no images "
                 f"({', '.join(sorted(IMAGE_EXTENSIONS))}). Add images or remove the folder."
             )
-    return _load_files(folder, files, size, cache=cache, source=str(folder))
+    return files

@@ -64,6 +64,12 @@ def load_neu(
     ``valid/``, ``test/`` (merged). Classes are always in the order Cr, In, Pa, PS, RS, Sc and
     images sorted by their number, so indices are the same for every copy of the set.
 
+    Flat file names are read leniently: any case, and spaces, hyphens or underscores around or
+    between the class and the number (``Cr_1.bmp``, ``Cr_ 1.bmp``, ``crazing-1.png``). Every
+    image passed over (a name that is no NEU name, a format not read, a broken link, a file or
+    folder reached again through a symbolic link, loops included) is named in a warning; each
+    real file is loaded once.
+
     Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``; 16-bit
     images are scaled by the bit depth of the set (``255 / (2**b - 1)``, ``b`` the fewest bits,
     at least 8, that hold every such pixel of the set: see :mod:`oneshot_steel.data.decode`
