@@ -24,7 +24,7 @@ from PIL import Image
 import oneshot_steel
 from oneshot_steel.data import load_image_folder, load_neu, loading
 from oneshot_steel.data.imageset import NEU_CLASSES
-from oneshot_steel.errors import DataError
+from oneshot_steel.errors import BadImageError, DataError, UnknownClassError
 from oneshot_steel.files import atomic_write, atomic_write_text
 
 SRC = str(Path(oneshot_steel.__file__).resolve().parents[1])
@@ -260,3 +260,42 @@ def test_atomic_write_leaves_sigterm_alone_outside_and_in_threads(tmp_path):
     worker.start()  # signal handlers belong to the main thread: none is installed here
     worker.join()
     assert (tmp_path / "b").read_text() == "from a thread"
+
+
+# --------------------------------------------------------------------------- found elsewhere
+def test_a_file_named_for_another_class_is_named_in_a_warning(tmp_path, write_image):
+    for i, name in enumerate(("Crazing", "Inclusion", "Patches", "Pitted", "Rolled", "Scratches")):
+        write_image(tmp_path / name / f"{NEU_CLASSES[i]}_1.bmp")
+    write_image(tmp_path / "Crazing" / "Sc_2.bmp")  # the folder says crazing, the name scratch
+    with pytest.warns(UserWarning, match=r"another class's folder.*Sc_2\.bmp"):
+        data = load_neu(tmp_path, size=8, cache=False)
+    assert data.class_counts()["Cr"] == 2  # the folder decides, as before
+
+
+def test_a_generic_folder_tried_as_neu_first_gets_no_neu_warnings(tmp_path, write_image):
+    write_image(tmp_path / "dent" / "a.png")
+    write_image(tmp_path / "rust" / "b.png")
+    write_image(tmp_path / "a-photo.png")  # loose (and read before dent/): the image-folder
+    # reader reports it itself
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(UnknownClassError):
+            load_neu(tmp_path, size=8, cache=False)  # what the CLI tries before the fallback
+
+
+def test_a_huge_image_is_called_too_large_not_corrupt(tmp_path, write_image, monkeypatch):
+    write_image(tmp_path / "dent" / "a.png", size=(40, 40))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1,600 pixels is "huge" now
+    with pytest.raises(BadImageError, match=r"a\.png' is too large.*Shrink it"):
+        load_image_folder(tmp_path, size=8, cache=False)
+
+
+def test_zero_byte_and_misnamed_format_images(tiny_neu_dir, tmp_path):
+    """Held up before: an empty file is a bad image named in the error; a PNG called .bmp is
+    read by its content."""
+    folder = small_neu(tiny_neu_dir, tmp_path / "d")
+    Image.open(folder / "In_1.bmp").save(folder / "In_2.bmp", format="PNG")
+    assert len(load_neu(folder, size=16, cache=False)) == 12
+    (folder / "Pa_2.bmp").write_bytes(b"")
+    with pytest.raises(BadImageError, match=r"Pa_2\.bmp.*corrupt/truncated"):
+        load_neu(folder, size=16, cache=False)

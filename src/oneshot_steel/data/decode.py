@@ -72,7 +72,12 @@ def decode(path: Path, size: int) -> Decoded:
         with Image.open(path) as img:
             img.load()  # Pillow is lazy: truncation only shows when the pixels are read
             pixels = _gray(img, path)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:  # Pillow's guard against huge images
+        raise BadImageError(
+            f"The image {str(path)!r} is too large to load safely ({err}). Shrink it (a defect "
+            "image of a few hundred pixels a side is plenty) or crop it."
+        ) from err
+    except (OSError, ValueError, SyntaxError) as err:
         raise BadImageError(
             f"Cannot read the image {str(path)!r} ({type(err).__name__}: {err}). The file is not "
             "an image or is corrupt/truncated: replace it with a good copy or delete it."

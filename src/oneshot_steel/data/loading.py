@@ -106,7 +106,12 @@ def _collect_neu(walk: Walk, folder: Path, found: dict[str, list[Path]]) -> None
             continue
         name = _norm(entry.name)
         if name in NEU_ALIASES:
-            found[NEU_ALIASES[name]].extend(walk.images_under(entry))
+            cls = NEU_ALIASES[name]
+            images = walk.images_under(entry)
+            walk.mislabelled += [
+                repr(str(p)) for p in images if _neu_file_class(p) not in {None, cls}
+            ]
+            found[cls].extend(images)
         elif name in SPLIT_FOLDERS:
             _collect_neu(walk, entry, found)
         elif walk.images_under(entry):  # a folder with no images (docs, notebooks) is ignored
@@ -286,8 +291,12 @@ def load_neu_folder(folder: str | os.PathLike, size: int = 100, cache: bool = Tr
     walk.enter(folder)
     try:
         files = _find_neu_files(walk, folder)
-    finally:
-        walk.report()
+    except UnknownClassError:
+        raise  # no NEU folder at all: notes on it would mislead a caller that reads it otherwise
+    except DataError:
+        walk.report()  # a broken link may be why a class is empty
+        raise
+    walk.report()
     return _load_files(folder, files, size, cache=cache, source=source, synthetic=synthetic)
 
 

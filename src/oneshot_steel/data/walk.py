@@ -67,6 +67,7 @@ class Walk:
         self.repeats: list[str] = []
         self.broken: list[str] = []
         self.misnamed: list[str] = []
+        self.mislabelled: list[str] = []
         self.unsupported: list[str] = []
 
     def entries(self, folder: Path) -> list[tuple[Path, os.stat_result]]:
@@ -142,16 +143,19 @@ class Walk:
     def report(self) -> None:
         """One warning per kind of thing passed over, naming the first few."""
         what = [
-            (self.loops, "folder(s) reached again through a symbolic link (a loop or a "
-             "second path), each read once only"),
-            (self.repeats, "file(s) reached a second time through a link, each loaded once"),
-            (self.broken, "broken link(s) or unreadable entries: fix or remove them"),
-            (self.misnamed, "image file(s) whose names are not NEU-CLS names (expected like "
-             "Cr_1.bmp or crazing_1.png, or put them in a folder per class): rename them to "
-             "load them"),
-            (self.unsupported, f"file(s) of an image format not read: convert them to one "
-             f"of {', '.join(sorted(IMAGE_EXTENSIONS))} to load them"),
+            (self.loops, "Skipped {} folder(s) reached again through a symbolic link (a loop "
+             "or a second path), each read once only"),
+            (self.repeats, "Skipped {} file(s) reached a second time through a link, each "
+             "loaded once"),
+            (self.broken, "Skipped {} broken link(s) or unreadable entries: fix or remove them"),
+            (self.misnamed, "Skipped {} image file(s) whose names are not NEU-CLS names "
+             "(expected like Cr_1.bmp or crazing_1.png, or put them in a folder per class): "
+             "rename them to load them"),
+            (self.mislabelled, "Loaded {} image file(s) named for one class from another "
+             "class's folder, as the folder's class: check them"),
+            (self.unsupported, "Skipped {} file(s) of an image format not read: convert them "
+             f"to one of {', '.join(sorted(IMAGE_EXTENSIONS))} to load them"),
         ]  # fmt: skip
         for items, text in what:
             if items:
-                warn(f"Skipped {len(items)} {text}: {_examples(items)}.")
+                warn(f"{text.format(len(items))}: {_examples(items)}.")
