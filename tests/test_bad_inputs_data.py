@@ -22,8 +22,9 @@ import torch
 from PIL import Image
 
 import oneshot_steel
-from oneshot_steel.data import load_image_folder, load_neu, loading
+from oneshot_steel.data import fetch_neu, load_image_folder, load_neu, loading
 from oneshot_steel.data.imageset import NEU_CLASSES
+from oneshot_steel.data.manifest import MANIFEST_NAME, read_manifest, verify_neu_folder
 from oneshot_steel.errors import BadImageError, DataError, UnknownClassError
 from oneshot_steel.files import atomic_write, atomic_write_text
 
@@ -299,3 +300,31 @@ def test_zero_byte_and_misnamed_format_images(tiny_neu_dir, tmp_path):
     (folder / "Pa_2.bmp").write_bytes(b"")
     with pytest.raises(BadImageError, match=r"Pa_2\.bmp.*corrupt/truncated"):
         load_neu(folder, size=16, cache=False)
+
+
+def test_fetch_from_a_folder_follows_links_once(tiny_neu_dir, tmp_path):
+    sums = read_manifest(tiny_neu_dir / MANIFEST_NAME)
+    mine = tmp_path / "mine"
+    (mine / "all").mkdir(parents=True)
+    for path in tiny_neu_dir.glob("*.bmp"):
+        shutil.copyfile(path, mine / "all" / path.name)
+    (mine / "train").symlink_to("all")  # a copy assembled from links ...
+    (mine / "all" / "again").symlink_to("..")  # ... with a loop in it
+    shutil.move(mine / "all", tmp_path / "elsewhere")
+    (mine / "all").symlink_to(tmp_path / "elsewhere")
+    dest = fetch_neu(tmp_path / "out", from_path=mine, manifest=sums, progress=False)
+    verify_neu_folder(dest, sums)
+
+
+def test_unreadable_entries_under_neu_names_are_named(tiny_neu_dir, tmp_path):
+    sums = read_manifest(tiny_neu_dir / MANIFEST_NAME)
+    mine = shutil.copytree(tiny_neu_dir, tmp_path / "mine")
+    (mine / "Cr_3.bmp").unlink()
+    (mine / "Cr_3.bmp").symlink_to(tmp_path / "gone.bmp")
+    with pytest.raises(DataError, match=r"Cannot read 'Cr_3\.bmp'.*Fix or remove"):
+        fetch_neu(tmp_path / "out", from_path=mine, manifest=sums, progress=False)
+    dest = fetch_neu(tmp_path / "out", from_path=tiny_neu_dir, manifest=sums, progress=False)
+    (dest / "In_4.bmp").unlink()
+    (dest / "In_4.bmp").mkdir()  # a folder where a NEU file should be
+    with pytest.raises(DataError, match=r"Cannot read .*In_4\.bmp.*fetch-data"):
+        verify_neu_folder(dest, sums)
