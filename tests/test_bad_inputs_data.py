@@ -178,6 +178,13 @@ def test_16_bit_scaling_commutes_with_the_resize(tmp_path):
     assert diff.abs().max() <= 1  # one rounding, at the end, instead of two
 
 
+def test_signed_pixels_are_refused_naming_the_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    Image.fromarray(np.full((8, 8), -5, np.int32)).save(tmp_path / "a" / "neg.tif")
+    with pytest.raises(BadImageError, match=r"neg\.tif.*negative pixel values"):
+        load_image_folder(tmp_path, size=8, cache=False)
+
+
 # --------------------------------------------------------------------------- names
 def test_spaced_neu_file_names_are_read(tiny_neu_dir, tmp_path):
     folder = small_neu(tiny_neu_dir, tmp_path / "d")
@@ -201,6 +208,19 @@ def test_class_folder_names_are_stripped(tmp_path, write_image):
     data = load_image_folder(tmp_path, size=8, cache=False)
     assert data.classes == ["plain", "spaced"]
     assert len(data.subset(["spaced"])) == 1  # what `--classes spaced` selects
+
+
+def test_other_formats_and_commas_in_class_names_are_named(tmp_path, write_image):
+    write_image(tmp_path / "dent" / "a.png")
+    (tmp_path / "dent" / "b.webp").write_bytes(b"RIFF")
+    write_image(tmp_path / "rust,old" / "c.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_image_folder(tmp_path, size=8, cache=False)
+    text = "\n".join(str(w.message) for w in caught)
+    assert "b.webp" in text and "format not read" in text
+    assert "rust,old" in text and "--classes" in text
+    assert data.classes == ["dent", "rust,old"]
 
 
 def test_class_folders_differing_only_in_spaces_are_refused(tmp_path, write_image):

@@ -336,7 +336,9 @@ def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = Tr
     are scaled by the set's bit depth: see :mod:`oneshot_steel.data.decode`). Files of other
     image formats, images lying loose in ``root`` (they belong to no class), a class folder
     that is another one again through a link, and files or folders reached twice through
-    links are skipped and named in a warning: each real image is loaded once.
+    links are skipped and named in a warning: each real image is loaded once. Entries whose
+    names start with ``.`` or ``__`` (``.git``, ``__MACOSX``, ``._x.png``) are tool files, and
+    skipped without one.
     """
     folder = Path(root).expanduser()
     if not folder.is_dir():

@@ -68,7 +68,8 @@ def load_neu(
     between the class and the number (``Cr_1.bmp``, ``Cr_ 1.bmp``, ``crazing-1.png``). Every
     image passed over (a name that is no NEU name, a format not read, a broken link, a file or
     folder reached again through a symbolic link, loops included) is named in a warning; each
-    real file is loaded once.
+    real file is loaded once. Hidden entries (names starting with ``.`` or ``__``, such as
+    ``.git``, ``__MACOSX`` and ``._Cr_1.bmp``) are tool files and skipped without one.
 
     Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``; 16-bit
     images are scaled by the bit depth of the set (``255 / (2**b - 1)``, ``b`` the fewest bits,
