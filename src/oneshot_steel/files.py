@@ -24,25 +24,25 @@ __all__ = [
     "sigterm_unwinds",
 ]
 
-#: Exit status of a process stopped by SIGTERM inside :func:`sigterm_unwinds` (as a shell
-#: reports a process killed by that signal).
-SIGTERM_EXIT = 128 + signal.SIGTERM
+
+class _Terminated(SystemExit):
+    """SIGTERM inside :func:`sigterm_unwinds`: unwinds the stack, then the signal is re-raised."""
 
 
-def _raise_exit(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(SIGTERM_EXIT)
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated(128 + signum)
 
 
 @contextmanager
 def sigterm_unwinds() -> Iterator[None]:
-    """While inside, SIGTERM raises :class:`SystemExit` (status 143) instead of killing the
-    process on the spot, so ``finally`` blocks and ``except BaseException`` clean-ups run and
-    no temporary file is left behind, as they do for Ctrl-C.
+    """While inside, SIGTERM first unwinds the stack to here as an exception, so ``finally``
+    blocks and ``except BaseException`` clean-ups run and no temporary file is left behind
+    (as for Ctrl-C); then the default action is restored and the signal raised again, so the
+    process still dies of SIGTERM, as it would have (a notebook kernel cannot swallow it).
 
     Only when SIGTERM still has its default action and this is the main thread (the only one
     Python delivers signals to): a handler someone else installed, or SIG_IGN, is left alone.
-    The previous handler is restored on the way out, so nothing changes for the rest of the
-    process.
+    The default handler is restored on the way out: nothing changes for the rest of the process.
     """
     if (
         threading.current_thread() is not threading.main_thread()
@@ -50,9 +50,13 @@ def sigterm_unwinds() -> Iterator[None]:
     ):
         yield
         return
-    signal.signal(signal.SIGTERM, _raise_exit)
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        raise  # only reached where SIGTERM is blocked: go on unwinding as SystemExit(143)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
