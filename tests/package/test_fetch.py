@@ -12,8 +12,11 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
+import sys
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,9 +24,16 @@ from pathlib import Path
 
 import pytest
 
+import oneshot_steel
 from oneshot_steel.data.fetch import MIRRORS, Mirror, fetch_neu
 from oneshot_steel.data.imageset import NEU_CLASSES
-from oneshot_steel.data.manifest import MANIFEST_NAME, read_manifest, verify_neu_folder
+from oneshot_steel.data.manifest import (
+    MANIFEST_NAME,
+    format_manifest,
+    read_manifest,
+    verify_neu_folder,
+)
+from oneshot_steel.data.staging import STALE_AFTER_S
 from oneshot_steel.errors import (
     ChecksumMismatchError,
     DataError,
@@ -45,6 +55,8 @@ class Server:
         self.routes: dict[str, tuple[bytes, str]] = {}
         self.requests: list[str] = []
         self.half_sent, self.release = threading.Event(), threading.Event()
+        self.hung_up = threading.Event()
+        self.interval = 0.05  # seconds between the pieces of a trickle
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -57,6 +69,9 @@ class Server:
                     self.send_error(404)
                     return
                 body, mode = outer.routes[self.path]
+                if mode.startswith("trickle"):
+                    self.trickle(body, mode)
+                    return
                 self.send_response(200)
                 if mode != "cut-no-length":
                     self.send_header("Content-Length", str(len(body)))
@@ -68,7 +83,27 @@ class Server:
                 self.wfile.flush()
                 if mode == "stall":
                     outer.half_sent.set()
-                    outer.release.wait(30)  # longer than the client's timeout
+                    outer.release.wait(300)  # longer than any client's timeout
+
+            def trickle(self, body: bytes, mode: str) -> None:
+                """One byte at a time, each well within any per-read timeout: of the headers
+                ("trickle-headers"), the body ("trickle"), or 4 KiB of body ("trickle-4k")."""
+                head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body)
+                if mode == "trickle-headers":
+                    data = head + b"X-Slow: " + b"a" * 4096 + b"\r\n\r\n" + body
+                    chunks = [data[:10]] + [data[i : i + 1] for i in range(10, len(data))]
+                else:
+                    step = 4096 if mode == "trickle-4k" else 1
+                    chunks = [head + b"\r\n"]
+                    chunks += [body[i : i + step] for i in range(0, len(body), step)]
+                try:
+                    for chunk in chunks:
+                        self.wfile.write(chunk)
+                        self.wfile.flush()
+                        if outer.release.wait(outer.interval):
+                            return
+                except OSError:  # the client hung up: what a slow mirror's client should do
+                    outer.hung_up.set()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -221,6 +256,114 @@ def test_ctrl_c_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_p
     finally:
         signal.signal(signal.SIGINT, previous)
     assert_nothing_left(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mode", "limits", "reason"),
+    [
+        ("trickle", {"min_rate": 1024, "rate_window": 0.5}, "under the minimum"),
+        ("trickle-4k", {"deadline": 1.0, "min_rate": 1024, "rate_window": 0.5}, "deadline"),
+        ("trickle-headers", {"deadline": 1.0, "min_rate": 0}, "deadline"),
+    ],
+    ids=["one-byte-at-a-time", "never-finishing", "slow-headers"],
+)
+def test_a_trickling_mirror_is_given_up_and_the_next_one_tried(
+    mode, limits, reason, server, tiny_neu_dir, sums, tmp_path
+):
+    body = nested_zip(neu_files(tiny_neu_dir), decoys=False)  # 3 MB: 40 s at 4 KiB / 50 ms
+    slow = server.serve(f"/{mode}.zip", body, mode)
+    started = time.monotonic()
+    with pytest.raises(FetchError) as info:
+        fetch_neu(tmp_path / "d", mirrors=[slow], manifest=sums, progress=False, **limits)
+    assert time.monotonic() - started < 10  # each read came well within the 60 s timeout
+    error = info.value.errors[0][1]
+    assert isinstance(error, TimeoutError)
+    assert slow.url in str(error) and reason in str(error) and "--from PATH" in str(error)
+    assert server.hung_up.wait(10)  # the connection was cut, not left to trickle on
+    assert_nothing_left(tmp_path)
+    good = server.serve("/repo.zip", body)
+    fetch_neu(tmp_path / "d", mirrors=[slow, good], manifest=sums, progress=False, **limits)
+    verify_neu_folder(tmp_path / "d", sums)
+
+
+def test_download_limits_are_checked_first(sums, tmp_path):
+    with pytest.raises(ValueError, match="deadline must be a positive number"):
+        fetch_neu(tmp_path / "d", mirrors=["http://127.0.0.1:9/x.zip"], deadline=0, manifest=sums)
+    assert_nothing_left(tmp_path)
+
+
+def fetch_in_subprocess(url: str, dest: Path, sums: dict[str, str]) -> subprocess.Popen:
+    """``fetch_neu(dest)`` from ``url`` in a new Python process."""
+    manifest = dest.parent.parent / "sums.txt"
+    manifest.write_text(format_manifest(sums))
+    script = (
+        "from oneshot_steel.data.fetch import Mirror, fetch_neu\n"
+        f"fetch_neu({str(dest)!r}, mirrors=[Mirror('local', {url!r})], "
+        f"manifest={str(manifest)!r}, progress=False)\n"
+    )
+    src = str(Path(oneshot_steel.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src, "ONESHOT_STEEL_CACHE": str(cache_dir())}
+    return subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stderr=subprocess.PIPE, text=True
+    )
+
+
+def staging_folders(folder: Path, count: int) -> list[Path]:
+    """The hidden temporary folders in ``folder``, once there are ``count`` of them."""
+    deadline = time.monotonic() + 180  # two processes importing torch on two busy cores
+    while time.monotonic() < deadline:
+        found = sorted(p for p in folder.iterdir() if p.name.startswith("."))
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"expected {count} staging folders in {folder}: {os.listdir(folder)}")
+
+
+def test_sigterm_during_download_leaves_nothing(server, tiny_neu_dir, sums, tmp_path):
+    mirror = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir)), "stall")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = fetch_in_subprocess(mirror.url, out / "d", sums)
+    try:
+        assert server.half_sent.wait(180), "the fetch never started"
+        assert len(staging_folders(out, 1)) == 1
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert_nothing_left(out)
+    assert proc.returncode == -signal.SIGTERM and "Traceback" not in err, err
+
+
+def test_the_next_fetch_removes_what_killed_ones_left_but_not_a_running_ones(
+    server, tiny_neu_dir, sums, tmp_path
+):
+    body = nested_zip(neu_files(tiny_neu_dir), decoys=False)
+    stalled = server.serve("/stall.zip", body, "stall")
+    out = tmp_path / "out"
+    out.mkdir()
+    killed = fetch_in_subprocess(stalled.url, out / "d", sums)
+    running = fetch_in_subprocess(stalled.url, out / "d", sums)
+    try:
+        both = set(staging_folders(out, 2))
+        killed.kill()  # SIGKILL: no clean-up can run, its folder stays behind
+        killed.wait(60)
+        legacy_old, legacy_new = out / ".d.fetch-legacy1", out / ".d.fetch-legacy2"
+        legacy_old.mkdir()  # from a version that recorded no owner: judged by age
+        legacy_new.mkdir()
+        stale = time.time() - STALE_AFTER_S - 60
+        os.utime(legacy_old, (stale, stale))
+        good = server.serve("/repo.zip", body)
+        fetch_neu(out / "d", mirrors=[good], manifest=sums, progress=False)
+        verify_neu_folder(out / "d", sums)
+        left = set(out.iterdir()) - {out / "d", legacy_new}
+        assert len(left) == 1 and left < both  # one of the two: the running fetch's (below)
+        running.send_signal(signal.SIGTERM)
+        running.communicate(timeout=60)
+    finally:
+        killed.kill()
+        running.kill()
+    assert sorted(os.listdir(out)) == [".d.fetch-legacy2", "d"]
 
 
 def test_a_corrupted_file_is_named_and_nothing_is_installed(server, tiny_neu_dir, sums, tmp_path):

@@ -88,10 +88,11 @@ def test_non_neu_files_in_flat_folder_are_ignored(tiny_neu_dir, tmp_path, write_
     folder = _copy_flat(tiny_neu_dir, tmp_path / "neu")
     (folder / "README").write_text("notes")
     (folder / "Cr_1.txt").write_text("not an image extension")
-    write_image(folder / "overview.png")  # an image, but not a NEU name
+    write_image(folder / "overview.png")  # an image, but not a NEU name: named in a warning
     (folder / "docs").mkdir()  # a folder without images
     (folder / "docs" / "a.md").write_text("x")
-    data = load_neu(folder, size=32, cache=False)
+    with pytest.warns(UserWarning, match=r"not NEU-CLS names.*overview\.png"):
+        data = load_neu(folder, size=32, cache=False)
     assert len(data) == 6 * TINY_PER_CLASS
 
 
@@ -152,7 +153,10 @@ def test_missing_folder_names_the_path(tmp_path):
 
 def test_folder_without_neu_images(tmp_path, write_image):
     write_image(tmp_path / "photo.png")
-    with pytest.raises(DataNotFoundError, match="No NEU-CLS images found"):
+    with (
+        pytest.raises(DataNotFoundError, match="No NEU-CLS images found"),
+        pytest.warns(UserWarning, match="photo.png"),
+    ):
         load_neu(tmp_path)
 
 
@@ -212,13 +216,13 @@ def test_rgb_and_odd_sizes_become_gray_squares(tmp_path, write_image):
     assert torch.all(uniform == gray)
 
 
-def test_16_bit_images_keep_their_top_bits(tmp_path):
+def test_16_bit_images_are_scaled_by_the_sets_bit_depth(tmp_path):
     for name, value in (("a", 0x8000), ("b", 0xFF00)):
         (tmp_path / name).mkdir()
         Image.fromarray(np.full((10, 12), value, np.uint16)).save(tmp_path / name / "x.tif")
     data = load_image_folder(tmp_path, size=8, cache=False)
-    assert data.images[0].unique().tolist() == [0x80]
-    assert data.images[1].unique().tolist() == [0xFF]
+    assert data.images[0].unique().tolist() == [round(0x8000 * 255 / 0xFFFF)]  # 128
+    assert data.images[1].unique().tolist() == [round(0xFF00 * 255 / 0xFFFF)]  # 254
 
 
 # --------------------------------------------------------------------------- load_image_folder
@@ -326,6 +330,7 @@ def test_cache_hit_is_used_and_keyed_by_content(tiny_neu_dir, tmp_path, own_cach
     # Tamper with the cached pixels: a second load returning them proves the cache was read.
     blob = torch.load(cache_file, weights_only=True)
     blob["images"] = torch.zeros_like(blob["images"])
+    blob["images_sha256"] = hashlib.sha256(blob["images"].numpy().tobytes()).hexdigest()
     torch.save(blob, cache_file)
     assert load_neu(folder, size=TINY_SIZE).images.count_nonzero() == 0
     # The cache survives a move of the folder: the key is content and relative names.

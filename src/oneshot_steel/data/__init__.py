@@ -6,8 +6,9 @@ Entry points: :func:`load_neu` (the real set, or the stand-in when
 :func:`one_shot_split` and :func:`stratified_split`, :func:`fetch_neu`.
 
 Layers, each importing only those below it: :mod:`.paths` (where the data live) and
-:mod:`.imageset`; :mod:`.manifest`, :mod:`.staging` and :mod:`.archive` (verifying and
-installing folders); :mod:`.fetch` and :mod:`.synthetic` (writing them) beside
+:mod:`.imageset`; :mod:`.manifest`, :mod:`.staging`, :mod:`.archive` and :mod:`.download`
+(verifying, installing and downloading folders), :mod:`.walk` and :mod:`.decode` (finding
+and decoding images); :mod:`.fetch` and :mod:`.synthetic` (writing folders) beside
 :mod:`.loading` (reading them) and :mod:`.splits`; :mod:`.sources` (finding the data, getting
 them when missing) on top.
 """

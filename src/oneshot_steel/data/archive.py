@@ -79,11 +79,23 @@ def _tar_entries(archive: Path) -> Iterator[_Entry]:
 
 
 def _folder_entries(folder: Path) -> list[_Entry]:
-    return [
-        (str(Path(top, name).relative_to(folder)), lambda p=Path(top, name): p.open("rb"))
-        for top, dirs, files in sorted(os.walk(folder))
-        for name in sorted(files)
-    ]
+    """Every file below ``folder``. Links to folders are followed (a copy assembled from links
+    is complete), each real folder entered once: a loop such as ``ln -s . train`` would
+    otherwise be walked until the OS refused the path."""
+    seen: set[tuple[int, int]] = set()
+    entries: list[_Entry] = []
+    for top, dirs, files in os.walk(folder, followlinks=True):
+        st = os.stat(top)
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        entries += [
+            (str(Path(top, name).relative_to(folder)), lambda p=Path(top, name): p.open("rb"))
+            for name in sorted(files)
+        ]
+    return entries
 
 
 @contextmanager
@@ -118,8 +130,14 @@ def extract_flat(source: Path, out: Path, sums: Mapping[str, str]) -> None:
                 name = wanted.get(entry.replace("\\", "/").rsplit("/", 1)[-1].lower())
                 if name is None or name in good:
                     continue  # not a NEU file, or a decoy/extra copy of one we already have
-                with open_entry() as fh:
-                    data = fh.read(MAX_FILE_BYTES + 1)
+                try:
+                    with open_entry() as fh:
+                        data = fh.read(MAX_FILE_BYTES + 1)
+                except OSError as err:  # a broken link or an unreadable file in a folder
+                    raise DataError(
+                        f"Cannot read {entry!r} in {source} ({err.strerror or err}). Fix or "
+                        "remove that file, or point --from at an intact copy."
+                    ) from err
                 digest = sha256(data)
                 if digest != sums[name]:
                     bad[name] = (entry, digest)

@@ -12,16 +12,13 @@ from __future__ import annotations
 import http.client
 import os
 import sys
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from .. import __version__
 from ..errors import DataError, DataNotFoundError, FetchError
 from .archive import extract_flat as _extract_flat
+from .download import Limits, download
 from .manifest import (
     MANIFEST_NAME,
     Manifest,
@@ -92,22 +89,6 @@ def _check_replaceable(dest: Path, sums: Mapping[str, str], problem: str) -> Non
         )
 
 
-def _download(url: str, target: Path, progress: bool, timeout: float) -> None:
-    """Stream ``url`` to ``target`` with a progress bar; a short body raises."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"oneshot-steel/{__version__}"})
-    with urllib.request.urlopen(request, timeout=timeout) as response, target.open("wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or None
-        name = url.rsplit("/", 1)[-1]
-        with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar:
-            done = 0
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-                done += len(chunk)
-                bar.update(len(chunk))
-    if total is not None and done != total:
-        raise http.client.IncompleteRead(b"", total - done)
-
-
 def _say(progress: bool, message: str) -> None:
     if progress:
         print(message, file=sys.stderr, flush=True)
@@ -119,7 +100,10 @@ def fetch_neu(
     from_path: str | os.PathLike | None = None,
     mirrors: Sequence[Mirror | str] | None = None,
     progress: bool = True,
-    timeout: float = 60.0,
+    timeout: float = Limits.timeout,
+    deadline: float = Limits.deadline,
+    min_rate: float = Limits.min_rate,
+    rate_window: float = Limits.rate_window,
     manifest: Manifest = None,
 ) -> Path:
     """Install verified NEU-CLS into ``dest`` (default ``data/neu-cls``) and return its path.
@@ -128,9 +112,16 @@ def fetch_neu(
     (a folder, flat or nested, or a zip/tar archive) the data come from there; otherwise each
     of ``mirrors`` (default :data:`MIRRORS`) is tried in turn. ``manifest`` (a mapping name ->
     SHA-256 or a ``sha256sum`` file) replaces the shipped manifest, e.g. for tests.
+
+    A mirror is abandoned (and the next one tried) when one connect or read takes longer than
+    ``timeout`` seconds, the whole file longer than ``deadline`` seconds, or fewer than
+    ``min_rate`` bytes per second arrive over ``rate_window`` seconds (see :mod:`.download`).
+    SIGTERM, like Ctrl-C, stops the fetch and removes its temporary folder; temporary folders
+    of runs killed outright are removed by the next fetch to the same place.
     Raises :class:`FetchError` (listing each mirror's error and the manual routes, and holding
     them in ``.errors``) when every mirror fails.
     """
+    limits = Limits(timeout, deadline, min_rate, rate_window)  # bad values fail before any work
     sums = as_manifest(manifest)
     dest = Path(dest if dest is not None else default_data_dir()).expanduser().resolve()
     if dest.exists():
@@ -160,7 +151,7 @@ def fetch_neu(
         _say(progress, f"Fetching NEU-CLS from {mirror.name} ...")
         with staging(dest) as tmp:
             try:
-                _download(mirror.url, tmp / "download", progress, timeout)
+                download(mirror.url, tmp / "download", limits=limits, progress=progress)
                 _extract_flat(tmp / "download", tmp / "neu", sums)
             except (OSError, ValueError, http.client.HTTPException, DataError) as err:
                 errors.append((mirror, err))

@@ -1,9 +1,13 @@
 """Load NEU-CLS (flat or one folder per class, any public layout) or any image folder.
 
-Every loader goes through one pipeline: find the files, hash their bytes (the cache key), and
-either read the decoded, resized array from the on-disk cache or decode every file with Pillow
-(grayscale) and resize it once. So a second load of the 1,800 NEU images costs little more than
-hashing the files, and nothing is decoded or resized twice in two different ways.
+Every loader goes through one pipeline: find the files (:mod:`.walk`: each real file once,
+whatever links lead to it, and everything passed over named in a warning), hash their bytes
+(the cache key), and either read the decoded, resized array from the on-disk cache or decode
+every file (:mod:`.decode`: grayscale, 16-bit images scaled by the set's bit depth) and resize
+it once. So a second load of the 1,800 NEU images costs little more than hashing the files,
+and nothing is decoded or resized twice in two different ways. The cache is a convenience:
+when it cannot be written, loading goes on without it (with one warning), and a cache file
+that does not check out is rebuilt.
 """
 
 from __future__ import annotations
@@ -11,21 +15,25 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import warnings
+import stat
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
-from ..errors import BadImageError, DataNotFoundError, EmptyClassError, UnknownClassError
-from ..files import atomic_write, cache_dir
+from ..errors import (
+    BadImageError,
+    DataError,
+    DataNotFoundError,
+    EmptyClassError,
+    UnknownClassError,
+)
+from ..files import atomic_write, cache_dir, cache_location
+from .decode import decode, to_uint8
 from .imageset import NEU_CLASSES, ImageSet
 from .paths import is_synthetic_folder
+from .walk import IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS, Walk, warn
 
-#: File extensions (lower case) read as images.
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+__all__ = ["IMAGE_EXTENSIONS", "load_image_folder", "load_neu_folder"]
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "Cr": ("cr", "crazing"),
@@ -41,35 +49,18 @@ NEU_ALIASES: dict[str, str] = {a: cls for cls, names in _ALIASES.items() for a i
 SPLIT_FOLDERS: frozenset[str] = frozenset(
     {"train", "training", "val", "valid", "validation", "test", "testing"}
 )
-_NEU_FILE = re.compile(r"^(?P<prefix>.+?)_(?P<num>\d+)$")
+#: A flat file's normalised stem (see :func:`_norm`): class name, separators, number.
+_NEU_FILE = re.compile(r"^(?P<prefix>\D+?)_*(?P<num>\d+)$")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
-_CACHE_VERSION = "oneshot-steel-decoded-v1"
+_ANY_IMAGE = IMAGE_EXTENSIONS | OTHER_IMAGE_EXTENSIONS
+_CACHE_VERSION = "oneshot-steel-decoded-v2"  # v2: a digest of the pixels guards against bit rot
+#: Cache folders already warned about in this process: said once is enough.
+_CACHE_WARNED: set[str] = set()
 
 
 def _norm(name: str) -> str:
     """'Rolled-in Scale' -> 'rolled_in_scale': case, spaces and hyphens do not matter."""
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
-def _hidden_name(name: str) -> bool:
-    return name.startswith((".", "__"))  # .git, .ipynb_checkpoints, __MACOSX, temp files
-
-
-def _hidden(path: Path) -> bool:
-    return _hidden_name(path.name)
-
-
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file() and not _hidden(path)
-
-
-def _images_under(folder: Path) -> list[Path]:
-    """Image files anywhere below ``folder``, skipping hidden folders inside it."""
-    return [
-        p
-        for p in folder.rglob("*")
-        if _is_image(p) and not any(map(_hidden_name, p.relative_to(folder).parts))
-    ]
 
 
 def _sort_key(path: Path) -> tuple[int, int, str]:
@@ -80,11 +71,16 @@ def _sort_key(path: Path) -> tuple[int, int, str]:
 
 # --------------------------------------------------------------------------- layout discovery
 def _neu_file_class(path: Path) -> str | None:
-    """NEU class of a flat-layout file name such as ``Cr_1.bmp``, or None when it is not one."""
+    """NEU class of a flat-layout file name, or None when it is not one.
+
+    ``Cr_1.bmp``, and the same with any case, spaces, hyphens or underscores around or between
+    its parts, or none (``Cr_ 1.bmp``, ``PS - 2.bmp``, ``crazing1.png``): a name a person
+    would read as "crazing, number 1" is one.
+    """
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return None
-    match = _NEU_FILE.match(path.stem)
-    return NEU_ALIASES.get(_norm(match.group("prefix"))) if match else None
+    match = _NEU_FILE.match(_norm(path.stem))
+    return NEU_ALIASES.get(match.group("prefix").strip("_")) if match else None
 
 
 def _accepted_names() -> str:
@@ -95,24 +91,30 @@ def _accepted_names() -> str:
     )
 
 
-def _collect_neu(folder: Path, found: dict[str, list[Path]]) -> None:
+def _collect_neu(walk: Walk, folder: Path, found: dict[str, list[Path]]) -> None:
     """Add the NEU images in ``folder`` to ``found``: flat files, class folders, split folders."""
-    for entry in sorted(folder.iterdir()):
-        if _hidden(entry):
-            continue
-        if entry.is_file():
+    for entry, st in walk.entries(folder):
+        if stat.S_ISREG(st.st_mode):
             cls = _neu_file_class(entry)
-            if cls is not None:  # README, SHA256SUMS, notes.png: not NEU images, ignored
-                found[cls].append(entry)
+            if cls is not None:
+                if walk.keep(entry, st):
+                    found[cls].append(entry)
+            elif entry.suffix.lower() in _ANY_IMAGE:  # README, SHA256SUMS: no images, no note
+                walk.misnamed_image(entry)
             continue
-        if not entry.is_dir():
+        if not stat.S_ISDIR(st.st_mode) or not walk.enter(entry, st):
             continue
         name = _norm(entry.name)
         if name in NEU_ALIASES:
-            found[NEU_ALIASES[name]].extend(_images_under(entry))
+            cls = NEU_ALIASES[name]
+            images = walk.images_under(entry)
+            walk.mislabelled += [
+                repr(str(p)) for p in images if _neu_file_class(p) not in {None, cls}
+            ]
+            found[cls].extend(images)
         elif name in SPLIT_FOLDERS:
-            _collect_neu(entry, found)
-        elif _images_under(entry):  # a folder with no images (docs, notebooks) is ignored
+            _collect_neu(walk, entry, found)
+        elif walk.images_under(entry):  # a folder with no images (docs, notebooks) is ignored
             raise UnknownClassError(
                 f"The folder {str(entry)!r} holds images but its name is not a NEU-CLS class. "
                 f"Accepted names (any case): {_accepted_names()}. Rename the folder, move it out, "
@@ -120,17 +122,17 @@ def _collect_neu(folder: Path, found: dict[str, list[Path]]) -> None:
             )
 
 
-def _find_neu_files(root: Path) -> dict[str, list[Path]]:
-    entries = [p for p in root.iterdir() if not _hidden(p)]
-    subdirs = [p for p in entries if p.is_dir()]
+def _find_neu_files(walk: Walk, root: Path) -> dict[str, list[Path]]:
+    entries = walk.entries(root)
+    subdirs = [(p, st) for p, st in entries if stat.S_ISDIR(st.st_mode)]
     known = {*NEU_ALIASES, *SPLIT_FOLDERS}
-    recognised = any(_neu_file_class(p) for p in entries if p.is_file()) or any(
-        _norm(d.name) in known for d in subdirs
+    recognised = any(_neu_file_class(p) for p, st in entries if stat.S_ISREG(st.st_mode)) or any(
+        _norm(d.name) in known for d, _ in subdirs
     )
-    if not recognised and len(subdirs) == 1:  # a wrapper folder, as archives and repos have
-        return _find_neu_files(subdirs[0])
+    if not recognised and len(subdirs) == 1 and walk.enter(*subdirs[0]):
+        return _find_neu_files(walk, subdirs[0][0])  # a wrapper folder, as archives have
     found: dict[str, list[Path]] = {c: [] for c in NEU_CLASSES}
-    _collect_neu(root, found)
+    _collect_neu(walk, root, found)
     if not any(found.values()):
         raise DataNotFoundError(
             f"No NEU-CLS images found in {str(root)!r}: expected files named like Cr_1.bmp, or "
@@ -147,38 +149,7 @@ def _find_neu_files(root: Path) -> dict[str, list[Path]]:
     return found
 
 
-# --------------------------------------------------------------------------- decoding
-def _to_gray(img: Image.Image) -> np.ndarray:
-    """Pillow image -> uint8 [H, W]. 16-bit images keep their top 8 bits; other modes
-    (RGB, RGBA, palette, 1-bit) go through Pillow's ``convert("L")`` (ITU-R 601-2 luma)."""
-    if img.mode.startswith("I;16"):
-        return (np.asarray(img).astype(np.uint16) >> 8).astype(np.uint8)
-    if img.mode != "L":
-        img = img.convert("L")
-    return np.asarray(img, dtype=np.uint8)
-
-
-def _decode(path: Path, size: int) -> tuple[np.ndarray, str]:
-    """Decode one file to a ``size`` x ``size`` uint8 array and the digest of its original pixels."""
-    try:
-        with Image.open(path) as img:
-            img.load()  # Pillow is lazy: truncation only shows when the pixels are read
-            pixels = _to_gray(img)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise BadImageError(
-            f"Cannot read the image {str(path)!r} ({type(err).__name__}: {err}). The file is not "
-            "an image or is corrupt/truncated: replace it with a good copy or delete it."
-        ) from err
-    h, w = pixels.shape
-    digest = hashlib.sha256(f"{h}x{w}:".encode() + pixels.tobytes()).hexdigest()
-    if (h, w) == (size, size):
-        return pixels, digest
-    x = torch.from_numpy(pixels.astype(np.float32))[None, None]
-    x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    # Round in NumPy: tiny torch ops pay a thread-pool sync each, measured 5x slower on 2 busy cores.
-    return np.clip(np.rint(x[0, 0].numpy()), 0, 255).astype(np.uint8), digest
-
-
+# --------------------------------------------------------------------------- cache
 def _file_sha256(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -187,6 +158,24 @@ def _file_sha256(path: Path) -> str:
             f"Cannot read {str(path)!r} ({err.strerror or err}). Check its permissions, or "
             "replace or delete the file."
         ) from err
+
+
+def _cache_unavailable(folder: Path, err: BaseException) -> None:
+    """Warn, once per folder and process, that the cache cannot be written."""
+    if str(folder) in _CACHE_WARNED:
+        return
+    _CACHE_WARNED.add(str(folder))
+    cause = err.__cause__ if isinstance(err.__cause__, OSError) else err  # cache_dir's own
+    reason = getattr(cause, "strerror", None) or (str(cause).strip().splitlines() or [""])[0]
+    warn(
+        f"Cannot write the image cache in {str(folder)!r} ({type(cause).__name__}: {reason}); "
+        "loading goes on without it, decoding the images every time. Free some disk space or "
+        "fix the folder, or set ONESHOT_STEEL_CACHE to a folder you can write to."
+    )
+
+
+def _images_digest(images: torch.Tensor) -> str:
+    return hashlib.sha256(images.numpy().tobytes()).hexdigest()
 
 
 def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
@@ -206,15 +195,35 @@ def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
         )
         if not ok:
             raise ValueError("contents do not match the image files")
+        if _images_digest(blob["images"]) != blob.get("images_sha256"):
+            raise ValueError("the pixels do not match their SHA-256 (the file is damaged)")
         return blob
     except Exception as err:  # any unreadable cache is rebuilt, never trusted
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        warnings.warn(
+        reason = (str(err).strip().splitlines() or [""])[0]
+        warn(
             f"The image cache {str(path)!r} is unreadable ({type(err).__name__}: {reason}); "
-            "rebuilding it from the image files.",
-            stacklevel=4,
+            "rebuilding it from the image files."
         )
         return None
+
+
+def _cache_file(
+    paths: list[Path], relpaths: list[str], labels: list[int], size: int, classes: list[str]
+) -> Path:
+    """Where the cache of these files lives: named by their bytes, names, labels and size."""
+    key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}\n".encode())
+    for path, rel, label in zip(paths, relpaths, labels, strict=True):
+        key.update(f"{label}\0{rel}\0{_file_sha256(path)}\n".encode())
+    return cache_dir() / "decoded" / f"{key.hexdigest()[:40]}-{size}px.pt"
+
+
+def _save_cache(path: Path, blob: dict) -> None:
+    """Write the cache atomically; when it cannot be written (read-only, disk full, a file
+    size limit), warn once and go on: the cache only saves time."""
+    try:
+        atomic_write(path, lambda tmp: torch.save(blob, tmp))
+    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as RuntimeError
+        _cache_unavailable(path.parent, err)
 
 
 def _load_files(
@@ -237,11 +246,11 @@ def _load_files(
 
     cache_file = None
     if cache:
-        key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}\n".encode())
-        hashes = [_file_sha256(p) for p in paths]
-        for rel, lab, digest in zip(relpaths, labels.tolist(), hashes, strict=True):
-            key.update(f"{lab}\0{rel}\0{digest}\n".encode())
-        cache_file = cache_dir() / "decoded" / f"{key.hexdigest()[:40]}-{size}px.pt"
+        try:
+            cache_file = _cache_file(paths, relpaths, labels.tolist(), size, classes)
+        except OSError as err:  # the cache folder cannot be created
+            _cache_unavailable(cache_location() / "decoded", err)
+    if cache_file is not None:
         blob = _load_cached(cache_file, relpaths, size)
         if blob is not None:
             return ImageSet(
@@ -252,17 +261,18 @@ def _load_files(
     # A plain loop: on 2 cores a thread pool measured slower (Pillow's BMP decoder holds the GIL
     # and per-image torch calls contend), and one batched resize of [1800, 1, 200, 200] floats
     # was slower still; images may also differ in size, which a batch cannot hold.
-    decoded = [_decode(p, size) for p in paths]
-    images = torch.from_numpy(np.stack([a for a, _ in decoded]))[:, None].contiguous()
-    digests = [d for _, d in decoded]
+    decoded = [decode(p, size) for p in paths]
+    images = torch.from_numpy(to_uint8(decoded))[:, None].contiguous()
+    digests = [d.digest for d in decoded]
     if cache_file is not None:
         blob = {
             "version": _CACHE_VERSION,
             "relpaths": relpaths,
             "images": images,
+            "images_sha256": _images_digest(images),
             "digests": digests,
         }
-        atomic_write(cache_file, lambda tmp: torch.save(blob, tmp))
+        _save_cache(cache_file, blob)
     return ImageSet(images, labels, classes, [str(p) for p in paths], digests, source, synthetic)
 
 
@@ -277,17 +287,58 @@ def load_neu_folder(folder: str | os.PathLike, size: int = 100, cache: bool = Tr
     folder = Path(folder).resolve()
     synthetic = is_synthetic_folder(folder)
     source = f"synthetic stand-in ({folder})" if synthetic else str(folder)
-    return _load_files(
-        folder, _find_neu_files(folder), size, cache=cache, source=source, synthetic=synthetic
-    )
+    walk = Walk()
+    walk.enter(folder)
+    try:
+        files = _find_neu_files(walk, folder)
+    except UnknownClassError:
+        raise  # no NEU folder at all: notes on it would mislead a caller that reads it otherwise
+    except DataError:
+        walk.report()  # a broken link may be why a class is empty
+        raise
+    walk.report()
+    return _load_files(folder, files, size, cache=cache, source=source, synthetic=synthetic)
+
+
+def _class_folders(folder: Path, entries: list[tuple[Path, os.stat_result]]) -> dict[str, Path]:
+    """Class name -> folder, sorted by name. A name is the folder's name without leading or
+    trailing spaces, which no one can see or type in ``--classes``."""
+    named: dict[str, Path] = {}
+    for path, st in entries:
+        if not stat.S_ISDIR(st.st_mode):
+            continue
+        name = path.name.strip()
+        if not name:
+            raise DataError(
+                f"The class folder {str(path)!r} has a name made of spaces only: rename it."
+            )
+        if name in named:
+            raise DataError(
+                f"The class folders {named[name].name!r} and {path.name!r} in {str(folder)!r} "
+                f"differ only in leading or trailing spaces, so both would be the class "
+                f"{name!r}: merge them or rename one."
+            )
+        if "," in name:
+            warn(
+                f"The class folder {str(path)!r} has a comma in its name: the command line's "
+                "--classes (a comma-separated list) cannot select it. Rename it to select it."
+            )
+        named[name] = path
+    return dict(sorted(named.items()))
 
 
 def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = True) -> ImageSet:
     """Load your own defects: one sub-folder per class of bmp/png/jpg/tif images (any case).
 
-    Class names are the folder names, sorted; images are decoded, converted to grayscale and
-    resized exactly as in :func:`load_neu`. Files with other extensions are ignored, and so are
-    images lying loose in ``root`` (with a warning), because they belong to no class.
+    Class names are the folder names without leading or trailing spaces (so ``--classes``
+    finds them; two folders that differ only in such spaces are refused), sorted. Images are
+    decoded, converted to grayscale and resized exactly as in :func:`load_neu` (16-bit images
+    are scaled by the set's bit depth: see :mod:`oneshot_steel.data.decode`). Files of other
+    image formats, images lying loose in ``root`` (they belong to no class), a class folder
+    that is another one again through a link, and files or folders reached twice through
+    links are skipped and named in a warning: each real image is loaded once. Entries whose
+    names start with ``.`` or ``__`` (``.git``, ``__MACOSX``, ``._x.png``) are tool files, and
+    skipped without one.
     """
     folder = Path(root).expanduser()
     if not folder.is_dir():
@@ -296,24 +347,34 @@ def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = Tr
             "with one sub-folder per class, e.g. my_defects/scratch/*.png, my_defects/dent/*.png."
         )
     folder = folder.resolve()
-    class_dirs = sorted((p for p in folder.iterdir() if p.is_dir() and not _hidden(p)), key=str)
+    walk = Walk()
+    walk.enter(folder)
+    try:
+        files = _image_folder_files(walk, folder)
+    finally:
+        walk.report()
+    return _load_files(folder, files, size, cache=cache, source=str(folder))
+
+
+def _image_folder_files(walk: Walk, folder: Path) -> dict[str, list[Path]]:
+    entries = walk.entries(folder)
+    class_dirs = _class_folders(folder, entries)
     if not class_dirs:
         raise DataNotFoundError(
             f"{str(folder)!r} has no class folders. Put each class's images in its own "
             "sub-folder (the folder name becomes the class name)."
         )
-    loose = [p for p in folder.iterdir() if _is_image(p)]
+    loose = [p for p, st in entries if stat.S_ISREG(st.st_mode) and p.suffix.lower() in _ANY_IMAGE]
     if loose:
-        warnings.warn(
+        warn(
             f"Ignoring {len(loose)} image(s) directly in {str(folder)!r} (e.g. {loose[0].name}): "
-            "only images inside class folders are loaded.",
-            stacklevel=2,
+            "only images inside class folders are loaded."
         )
-    files = {d.name: _images_under(d) for d in class_dirs}
+    files = {name: walk.images_under(path) for name, path in class_dirs.items() if walk.enter(path)}
     for name, found in files.items():
         if not found:
             raise EmptyClassError(
-                f"The class folder {str(folder / name)!r} holds no images "
+                f"The class folder {str(class_dirs[name])!r} holds no images "
                 f"({', '.join(sorted(IMAGE_EXTENSIONS))}). Add images or remove the folder."
             )
-    return _load_files(folder, files, size, cache=cache, source=str(folder))
+    return files

@@ -116,6 +116,13 @@ def _stamp_valid(folder: Path, sums: Mapping[str, str]) -> bool:
         return False
 
 
+def _file_digest(path: Path, fix: str) -> str:
+    try:
+        return _sha256(path.read_bytes())
+    except OSError as err:  # a folder, a broken link or an unreadable file under a NEU name
+        raise DataError(f"Cannot read {path} ({err.strerror or err}). {fix}") from err
+
+
 def verify_neu_folder(path: str | os.PathLike, manifest: Manifest = None) -> None:
     """Check that ``path`` holds, flat, every file of the manifest with the right SHA-256.
 
@@ -144,7 +151,7 @@ def verify_neu_folder(path: str | os.PathLike, manifest: Manifest = None) -> Non
         )
     if _stamp_valid(folder, sums):
         return
-    bad = [n for n in sorted(sums) if _sha256((folder / n).read_bytes()) != sums[n]]
+    bad = [n for n in sorted(sums) if _file_digest(folder / n, fix) != sums[n]]
     if bad:
         raise ChecksumMismatchError(
             f"{folder / bad[0]} does not match its SHA-256 in the manifest ({len(bad)} file(s) "

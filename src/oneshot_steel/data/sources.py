@@ -64,14 +64,25 @@ def load_neu(
     ``valid/``, ``test/`` (merged). Classes are always in the order Cr, In, Pa, PS, RS, Sc and
     images sorted by their number, so indices are the same for every copy of the set.
 
-    Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``. Images
-    are resized once with ``torch.nn.functional.interpolate(mode="bilinear", antialias=True)``
+    Flat file names are read leniently: any case, and spaces, hyphens or underscores around or
+    between the class and the number (``Cr_1.bmp``, ``Cr_ 1.bmp``, ``crazing-1.png``). Every
+    image passed over (a name that is no NEU name, a format not read, a broken link, a file or
+    folder reached again through a symbolic link, loops included) is named in a warning; each
+    real file is loaded once. Hidden entries (names starting with ``.`` or ``__``, such as
+    ``.git``, ``__MACOSX`` and ``._Cr_1.bmp``) are tool files and skipped without one.
+
+    Decoding uses Pillow; non-grayscale images are converted to 8-bit grayscale ``L``; 16-bit
+    images are scaled by the bit depth of the set (``255 / (2**b - 1)``, ``b`` the fewest bits,
+    at least 8, that hold every such pixel of the set: see :mod:`oneshot_steel.data.decode`
+    for why). Images are resized once with ``torch.nn.functional.interpolate(mode="bilinear", antialias=True)``
     (torchvision's ``resize`` computes the same; calling torch directly avoids depending on a
     torchvision build that matches torch). Non-square images are stretched to a square.
     ``digests`` hold the SHA-256 of each original (unresized) grayscale image, for duplicates.
 
     With ``cache=True`` the resized array is stored under :func:`~oneshot_steel.files.cache_dir`,
     keyed by the files' bytes, names and ``size``; a changed file can never hit a stale cache.
+    A cache that cannot be written (read-only, disk full) is skipped with one warning; a cache
+    file that does not check out (its pixels carry their SHA-256) is rebuilt with a warning.
     ``synthetic`` is True for the stand-in (``"synthetic"``, or a folder bearing its marker).
     """
     resolved = resolve_data_root(root)
