@@ -52,11 +52,16 @@ class Variant:
 
 
 CH09 = "book/ch09_inspection.ipynb"
+CH10 = "book/ch10_deployment.ipynb"
 
 #: The course's variants. Every one is executed in smoke mode by the test suite, so keep the
-#: list short. Chapters 5 and 6 also expose TRAIN_CLASSES and TEST_CLASSES in their parameters
-#: cells, the others only MODE, DATA and SEED; an ad-hoc variant may change those
-#: (``--notebook ... --param SEED=1`` or ``--param "TRAIN_CLASSES=[Cr, PS, Sc]"``).
+#: list short. Chapter 9's variants change the inspection scenario (what is enrolled, what must
+#: be rejected); chapter 10's change the network that is made fast and exported (chapter 10
+#: has chapter 9's scenario parameters, and the same values train or load the same network).
+#: Chapters 5, 6 and 8 also expose TRAIN_CLASSES and TEST_CLASSES in their parameters cells,
+#: chapters 1-4 and 7 only MODE, DATA and SEED (and CHECKPOINTS where they train); an ad-hoc
+#: variant may change those (``--notebook ... --param SEED=1`` or
+#: ``--param "TRAIN_CLASSES=[Cr, PS, Sc]"``).
 VARIANTS: tuple[Variant, ...] = (
     Variant(
         "ch09-swapped-classes",
@@ -79,6 +84,13 @@ VARIANTS: tuple[Variant, ...] = (
         CH09,
         {"LOSS": "contrastive", "MARGIN": 1.0, "UNKNOWN_CLASS": "PS"},
         "the paper's contrastive loss with margin 1, reject pitted surface (PS)",
+    ),
+    Variant(
+        "ch10-contrastive-two-way",
+        CH10,
+        {"LOSS": "contrastive", "MARGIN": 1.0, "N_WAY": 2},
+        "int8 weights and export of the net trained with the contrastive loss (margin 1); "
+        "int8's accuracy cost on 2-way episodes",
     ),
 )
 

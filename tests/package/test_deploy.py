@@ -239,7 +239,7 @@ def test_onnx_net_names_a_missing_file(tmp_path: Path) -> None:
         OnnxEmbeddingNet(tmp_path / "missing.onnx")
 
 
-# ----------------------------------------------------------------------------- the ch09 check
+# ------------------------------------------------------------------ the ch09 and ch10 checks
 def test_ch09_check_passes_a_right_answer_and_explains_a_wrong_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -256,4 +256,33 @@ def test_ch09_check_passes_a_right_answer_and_explains_a_wrong_one(
     with pytest.raises(CheckFailed, match=r"(?s)costs 10 per false accept.*Hint"):
         check("ch09.cheapest_threshold", ignores_costs)
     assert not check("ch09.cheapest_threshold", ...)
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_ch10_check_passes_per_row_scales_and_explains_the_usual_mistakes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from oneshot_steel.checks import CheckFailed, check
+
+    def per_row(
+        weights, scale=lambda w: w.abs().amax(dim=1, keepdim=True), clamp=True, rounding=torch.round
+    ):
+        s = scale(weights).expand(weights.shape[0], 1) / 127.5
+        q = rounding(weights / s)
+        return (torch.clamp(q, -128, 127) if clamp else q), s.flatten()
+
+    assert check("ch10.int8_per_row", per_row)
+    assert "pass" in capsys.readouterr().out
+    assert check("ch10.int8_per_row", lambda w: (per_row(w)[0].to(torch.int8), per_row(w)[1]))
+    with pytest.raises(CheckFailed, match=r"(?s)one scale for the whole matrix would be.*Hint"):
+        check(
+            "ch10.int8_per_row", lambda w: per_row(w, scale=lambda x: x.abs().max().reshape(1, 1))
+        )
+    with pytest.raises(CheckFailed, match=r"outside int8's \[-128, 127\] \(did you clamp\?\)"):
+        check("ch10.int8_per_row", lambda w: per_row(w, clamp=False))
+    with pytest.raises(CheckFailed, match="steps away"):
+        check("ch10.int8_per_row", lambda w: per_row(w, rounding=torch.floor))
+    with pytest.raises(CheckFailed, match="expected a pair"):
+        check("ch10.int8_per_row", lambda w: per_row(w)[0])
+    assert not check("ch10.int8_per_row", ...)
     assert "not answered yet" in capsys.readouterr().out

@@ -1,5 +1,5 @@
-"""Named checks of the book's third part, *Beyond the paper*: chapters 8-9 (better one-shot
-models, inspection in practice).
+"""Named checks of the book's third part, *Beyond the paper*: chapters 8-10 (better one-shot
+models, inspection in practice, deployment).
 
 Imported by the package's ``__init__``, which registers them.
 """
@@ -87,3 +87,93 @@ def _ch09_cheapest_threshold(candidate: Any) -> CheckResult:
                 hint,
             )
     return _passed(what, f"{len(cases)} cases")
+
+
+# ------------------------------------------------------------ chapter 10: deployment
+@register("ch10.int8_per_row")
+def _ch10_int8_per_row(candidate: Any) -> CheckResult:
+    """``candidate(W [R, C])`` -> ``(q [R, C], s [R])``: symmetric int8 weights with one scale
+    per row, ``W ~ s[:, None] * q``.
+
+    The expected scales are :func:`~oneshot_steel.deploy.quantize_dynamic_int8`'s, applied to
+    each row alone (a Linear layer with one output unit). Every ``q`` must be an integer in
+    [-128, 127] within half a step of its weight, ``|W - s q| <= s / 2`` (any correct rounding
+    passes). Cases: rows of very different sizes, one row with an outlier (a single scale for
+    the whole matrix fails), rows whose largest magnitude is negative.
+    """
+    from torch import nn
+
+    from ..deploy import quantize_dynamic_int8
+
+    what = "int8 weights with one scale per row"
+    hint = (
+        "for each row r, s[r] = W[r].abs().max() / 127.5 (W.abs().amax(dim=1) does all rows); "
+        "q = round(W / s) with each scale dividing its own row (s[:, None]), clamped to "
+        "[-128, 127]; return (q, s) with s of shape [rows]."
+    )
+
+    def expected_scales(weights: torch.Tensor) -> torch.Tensor:
+        scales = []
+        for row in weights:
+            layer = nn.Linear(weights.shape[1], 1, bias=False)
+            with torch.no_grad():
+                layer.weight.copy_(row[None])
+            scales.append(quantize_dynamic_int8(nn.Sequential(layer))[0].weight().q_scale())
+        return torch.tensor(scales, dtype=torch.float64)
+
+    g = torch.Generator().manual_seed(10)
+    spread = torch.randn(6, 20, generator=g) * torch.logspace(-2, 0, 6)[:, None]
+    outlier = 0.1 * torch.randn(5, 12, generator=g)
+    outlier[2, 7] = 3.0
+    negative = -torch.rand(4, 9, generator=g) - 0.1
+    cases = [spread, outlier, negative]
+    for n_case, weights in enumerate(cases, start=1):
+        result = _call(candidate, what, hint, weights.clone())
+        if not isinstance(result, tuple | list) or len(result) != 2:
+            _fail(what, f"expected a pair (q, s), got {type(result).__name__}", hint)
+        try:
+            q, s = (torch.as_tensor(x).detach().to("cpu", torch.float64) for x in result)
+        except (TypeError, ValueError, RuntimeError) as err:
+            _fail(what, f"expected q and s as tensors or arrays ({err})", hint)
+        rows = weights.shape[0]
+        if tuple(q.shape) != tuple(weights.shape):
+            _fail(
+                what,
+                f"q should have the shape of W, {tuple(weights.shape)}; got {tuple(q.shape)}",
+                hint,
+            )
+        if s.numel() != rows:
+            _fail(what, f"expected one scale per row ({rows}), got {s.numel()} value(s)", hint)
+        s = s.reshape(rows)
+        ref = expected_scales(weights)
+        wrong = torch.nonzero((s - ref).abs() > 1e-4 * ref).flatten()
+        if len(wrong):
+            r = int(wrong[0])
+            _fail(
+                what,
+                f"on matrix {n_case}, row {r}: expected the scale {float(ref[r]):.6g}, got "
+                f"{float(s[r]):.6g} (one scale for the whole matrix would be "
+                f"{float(weights.abs().max()) / 127.5:.6g})",
+                hint,
+            )
+        if not torch.equal(q, q.round()):
+            _fail(what, f"on matrix {n_case}, q holds values that are not integers", hint)
+        if q.min() < -128 or q.max() > 127:
+            _fail(
+                what,
+                f"on matrix {n_case}, q ranges from {float(q.min()):.0f} to {float(q.max()):.0f}, "
+                "outside int8's [-128, 127] (did you clamp?)",
+                hint,
+            )
+        error = (weights.double() - ref[:, None] * q).abs()
+        bound = ref[:, None] / 2 * (1 + 1e-4) + 1e-12
+        if (error > bound).any():
+            r, c = (int(x) for x in torch.nonzero(error > bound)[0])
+            _fail(
+                what,
+                f"on matrix {n_case}, W[{r}, {c}] = {float(weights[r, c]):.6g} became "
+                f"q = {float(q[r, c]):.0f}, which is {float(error[r, c] / ref[r]):.2f} steps away; "
+                "rounding to the nearest integer keeps every weight within half a step",
+                hint,
+            )
+    return _passed(what, f"{len(cases)} matrices")
