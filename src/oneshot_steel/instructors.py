@@ -11,6 +11,7 @@ student notebooks (:mod:`oneshot_steel.student`) are the chapters without them.
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from collections.abc import Sequence
@@ -54,7 +55,7 @@ DIFFICULTY: dict[str, int] = {
     **dict.fromkeys(("ex-ch02-brightness", "ch03-ex-loss", "ch04-ex-params", "ch04-ex-share"), 1),
     **dict.fromkeys(("ch06-ex-binomial", "ch08-ex-simpleshot", "ch10-ex-per-row"), 1),
     **dict.fromkeys(("ch05-ex-margin", "ch05-ex-triplet", "ch06-ex-classes", "ch07-ex-heldout"), 3),
-    **dict.fromkeys(("ch07-ex-triplet", "ch08-ex-window", "ch09-ex-variants"), 3),
+    **dict.fromkeys(("ch08-ex-window", "ch09-ex-variants"), 3),
     "ch10-ex-paper-int8": 3,
 }
 _STARS = {1: "★☆☆ routine", 2: "★★☆ moderate", 3: "★★★ project"}
@@ -281,10 +282,25 @@ def update_instructors_page(page: str | Path, notebooks: Sequence[str | Path]) -
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m oneshot_steel.instructors [PAGE]``: rewrite PAGE (default book/instructors.md)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    chapters = book_chapters()
-    page = Path(args[0]) if args else chapters[0].parent / "instructors.md"
-    update_instructors_page(page, chapters)
+    parser = argparse.ArgumentParser(
+        prog="python -m oneshot_steel.instructors",
+        description="Rewrite the generated blocks (chapter overview, exercise index) of the "
+        "instructors' page from the chapter notebooks. Needs a source checkout of the book "
+        "(the notebooks are not part of the installed package).",
+    )
+    parser.add_argument(
+        "page", nargs="?", type=Path, default=None, help="default: book/instructors.md"
+    )
+    args = parser.parse_args(argv)
+    try:
+        chapters = book_chapters()
+        page = args.page if args.page is not None else chapters[0].parent / "instructors.md"
+        if not page.is_file():
+            raise OneShotSteelError(f"{page} is not a file; give the instructors' page (.md)")
+        update_instructors_page(page, chapters)
+    except (OneShotSteelError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(
         f"updated the chapter overview and the exercise index of {page} ({len(chapters)} chapters)"
     )

@@ -1,6 +1,6 @@
 """Where training runs live, and which preset a mode trains: one home for the run layout.
 
-Chapters 5-9 and :func:`~oneshot_steel.reproduce.reproduce` (the command line's too) find their
+Chapters 5-10 and :func:`~oneshot_steel.reproduce.reproduce` (the command line's too) find their
 trained networks here, so that a network trained once is loaded everywhere else::
 
     {root}/oneshot/seed{N}           the one-shot Siamese net of the paper's split

@@ -188,7 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m oneshot_steel.student [--root DIR] [--out DIR]``: write the student notebooks."""
     parser = argparse.ArgumentParser(
         prog="python -m oneshot_steel.student",
-        description="Copy every chapter of the book without its exercise solutions.",
+        description="Copy every chapter of the book without its exercise solutions. Needs a "
+        "source checkout of the book (the notebooks are not part of the installed package).",
     )
     parser.add_argument("--root", type=Path, help="the book's checkout (default: this one)")
     parser.add_argument(

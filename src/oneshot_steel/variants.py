@@ -282,7 +282,8 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m oneshot_steel.variants",
         description="Run (or only parameterise) assignment variants of the chapters with "
-        "papermill.",
+        "papermill. Needs a source checkout of the book: the chapter notebooks are not part of "
+        "the installed package.",
     )
     p.add_argument("--list", action="store_true", help="list the variants and exit")
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="run only these")
