@@ -67,7 +67,7 @@ def test_oneshot_run_is_chapter_5s_run(neu_dir: Path, tmp_path: Path) -> None:
 def test_runs_dir_names_mode_data_and_digest(
     tiny_neu_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Chapters 5-9 and reproduce() share these folders: other pixels get new ones (a class
+    """Chapters 5-10 and reproduce() share these folders: other pixels get new ones (a class
     split names the run inside, see test_runs.py)."""
     monkeypatch.setenv("ONESHOT_STEEL_CHECKPOINTS", str(tmp_path / "drive"))
     ctx = setup_notebook(mode="smoke", data=str(tiny_neu_dir), verbose=False)
