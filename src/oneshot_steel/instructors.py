@@ -53,8 +53,8 @@ class Exercise:
 DIFFICULTY: dict[str, int] = {
     **dict.fromkeys(("ex-ch01-duplicates", "ex-ch01-threshold", "ex-ch02-views"), 1),
     **dict.fromkeys(("ex-ch02-brightness", "ch03-ex-loss", "ch04-ex-params", "ch04-ex-share"), 1),
-    **dict.fromkeys(("ch06-ex-binomial", "ch10-ex-per-row"), 1),
-    **dict.fromkeys(("ch05-ex-margin", "ch05-ex-triplet", "ch06-ex-classes", "ch07-ex-heldout"), 3),
+    "ch10-ex-per-row": 1,
+    **dict.fromkeys(("ch05-ex-margin", "ch05-ex-triplet", "ch07-ex-heldout"), 3),
     **dict.fromkeys(("ch08-ex-window", "ch09-ex-variants"), 3),
     "ch10-ex-paper-int8": 3,
 }
