@@ -31,6 +31,7 @@ from .sampling import EpisodeSampler, PairSampler
 
 __all__ = [
     "AUGMENT",
+    "CHECK_IMAGES",
     "EPISODES",
     "INIT",
     "VALIDATION",
@@ -53,6 +54,8 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
 #: examples each step sees (episodes; self-supervised and classification batches), and the
 #: fixed validation pairs or episodes.
 INIT, AUGMENT, EPISODES, VALIDATION = range(4)
+#: Without validation images, the divergence check embeds this many training images per epoch.
+CHECK_IMAGES = 64
 
 
 class Task:
@@ -81,6 +84,16 @@ class Task:
             )
         self.images, self.labels = train.images.to(device), train.labels.to(device)  # resident
         self.val = None if val is None else (val.images.to(device), val.labels.to(device))
+        # What the divergence check embeds after each epoch: the validation images, else a
+        # fixed, evenly spread sample of training images (the check must also run without).
+        if self.val is not None:
+            self.check_images, self.check_what = self.val[0], "validation images"
+        else:
+            n = len(self.images)
+            probe = torch.linspace(0, n - 1, min(n, CHECK_IMAGES), device=device).long()
+            self.check_images, self.check_what = self.images[probe], "training images checked"
+        first = self.check_images[:1]
+        self.check_distinct = bool((self.check_images != first).any())  # else one point is right
         self.setup()
 
     def setup(self) -> None:
@@ -101,8 +114,9 @@ class Task:
         return {}
 
     def val_embeddings(self) -> torch.Tensor:
-        """Each validation image embedded once, in eval mode, without augmentation."""
-        return embed(self.net, self.val[0], device=self.device, keep_on_device=True)
+        """Each check image (the validation images when there are some) embedded once, in eval
+        mode, without augmentation: what :meth:`validate` and the divergence check read."""
+        return embed(self.net, self.check_images, device=self.device, keep_on_device=True)
 
 
 class PairTask(Task):
@@ -127,8 +141,8 @@ class PairTask(Task):
         e1, e2 = self.net(x).float().chunk(2)
         return contrastive_loss(euclidean_distance(e1, e2), same, self.cfg.margin)
 
-    def validate(self) -> dict[str, float]:
-        emb, (i1, i2, same) = self.val_embeddings(), self.val_pairs
+    def validate(self, emb: torch.Tensor) -> dict[str, float]:
+        i1, i2, same = self.val_pairs
         d = euclidean_distance(emb[i1], emb[i2])
         acc = ((d < self.cfg.margin).float() == same).float().mean()
         return {
@@ -160,8 +174,8 @@ class EpisodeTask(Task):
         n_support = support.numel()
         return prototypical_loss(emb[:n_support].view(*support.shape, -1), emb[n_support:])[0]
 
-    def validate(self) -> dict[str, float]:
-        emb, eps = self.val_embeddings(), self.val_episodes
+    def validate(self, emb: torch.Tensor) -> dict[str, float]:
+        eps = self.val_episodes
         results = [
             prototypical_loss(emb[s], emb[q]) for s, q in zip(eps.support, eps.query, strict=True)
         ]
@@ -226,8 +240,8 @@ class ClassificationTask(Task):
     def train_metrics(self) -> dict[str, float]:
         return {"train_accuracy": float(torch.stack(self.hits).sum()) / self.seen}
 
-    def validate(self) -> dict[str, float]:
-        logits, labels = self.val_embeddings(), self.val[1]
+    def validate(self, logits: torch.Tensor) -> dict[str, float]:
+        labels = self.val[1]
         return {
             "val_loss": float(F.cross_entropy(logits, labels)),
             "val_accuracy": float((logits.argmax(1) == labels).float().mean()),

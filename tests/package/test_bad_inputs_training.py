@@ -1,0 +1,135 @@
+"""Bad inputs on the training and checkpoint side (issue 13): a blown-up run is never saved as
+good, a checkpoint that cannot be used says which file and why in one line, and a failed
+write leaves the previous checkpoint as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from oneshot_steel.config import CNNConfig
+from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
+from oneshot_steel.data.synthetic import synthetic_images
+from oneshot_steel.divergence import COLLAPSE_TOLERANCE, embedding_spread
+from oneshot_steel.errors import TrainingDivergedError
+from oneshot_steel.evaluate import embed
+from oneshot_steel.models import build_model
+from oneshot_steel.train import (
+    TrainConfig,
+    load_checkpoint,
+    train_classifier,
+    train_siamese,
+)
+
+SMOKE = TrainConfig.preset("smoke", epochs=1)
+RUN_FILES = ("model.pt", "best.pt", "history.json")
+
+
+def _synthetic(size: int, n: int) -> ImageSet:
+    images, labels = synthetic_images(seed=0, n_per_class=n, size=size)
+    return ImageSet(
+        torch.from_numpy(images)[:, None],
+        torch.from_numpy(labels),
+        list(NEU_CLASSES),
+        [f"img{i}" for i in range(len(labels))],
+        synthetic=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def split() -> tuple[ImageSet, ImageSet]:
+    """(train, val): 30 + 10 images of RS, Pa and In, 32x32 (as tests/package/test_train.py)."""
+    seen = _synthetic(32, 40).subset(["RS", "Pa", "In"])
+    held_out = torch.arange(len(seen)) % 40 < 10
+    return seen.select(torch.nonzero(~held_out).flatten()), seen.select(
+        torch.nonzero(held_out).flatten()
+    )
+
+
+@pytest.fixture(scope="module")
+def run(split, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A healthy one-epoch smoke run; read-only (copy its files before changing them)."""
+    out = tmp_path_factory.mktemp("healthy")
+    train_siamese(SMOKE, *split, out, device="cpu", progress=False)
+    return out
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {name: (folder / name).read_bytes() for name in RUN_FILES if (folder / name).exists()}
+
+
+def _copy_run(run: Path, to: Path) -> Path:
+    to.mkdir(parents=True, exist_ok=True)
+    for name, data in _contents(run).items():
+        (to / name).write_bytes(data)
+    return to
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+# ------------------------------------------------------------------ 1. a blown-up run
+def test_a_blown_up_run_is_never_saved_as_the_best(split, run: Path, tmp_path: Path) -> None:
+    """The reproduction of issue 13: lr=1e10 makes BatchNorm's running variances infinite and
+    every image gets one embedding, while the loss stays finite."""
+    blown_up = TrainConfig.preset("smoke", lr=1e10, model="compact")
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1\b.*lower learning rate") as err:
+        train_siamese(blown_up, *split, tmp_path / "fresh", device="cpu", progress=False)
+    assert "No checkpoint was written" in str(err.value)
+    assert not (tmp_path / "fresh" / "best.pt").exists()
+    # Over a good run (resume=False): the last good checkpoint stays, byte for byte.
+    folder = _copy_run(run, tmp_path / "kept")
+    before = _contents(folder)
+    with pytest.raises(TrainingDivergedError, match="kept unchanged"):
+        train_siamese(blown_up, *split, folder, device="cpu", resume=False, progress=False)
+    assert _contents(folder) == before
+    net = load_checkpoint(folder)[0]
+    assert embedding_spread(embed(net, split[1])) > 100 * COLLAPSE_TOLERANCE
+
+
+class _IgnoresItsInput(nn.Module):
+    """Finite weights, finite loss, and the same output for every image: a collapsed net."""
+
+    def __init__(self, n_out: int = 3) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(n_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bias.expand(x.shape[0], -1) + 0 * x.mean()
+
+
+@pytest.mark.parametrize("with_val", [True, False])
+def test_a_collapsed_net_is_caught_with_or_without_validation(split, with_val: bool) -> None:
+    train, val = split
+    config = CNNConfig.preset("smoke", epochs=1, batch_size=16, samples_per_epoch=32)
+    with pytest.raises(TrainingDivergedError, match=r"epoch 1.*same (embedding|output)"):
+        train_classifier(config, _IgnoresItsInput, train, val if with_val else None, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("compact", {"embedding_dim": 16, "width": 8}),
+        ("compact", {"embedding_dim": 5, "width": 32}),
+        ("paper", {"image_size": 32, "embedding_dim": 5}),
+    ],
+)
+def test_an_untrained_net_is_far_from_collapsed(split, name: str, kwargs: dict) -> None:
+    """The collapse criterion never trips on a healthy net, even before its first step."""
+    for seed in range(3):
+        torch.manual_seed(seed)
+        spread = embedding_spread(embed(build_model(name, **kwargs), split[1]))
+        assert spread > 100 * COLLAPSE_TOLERANCE, (name, seed, spread)
+
+
+def test_embedding_spread_of_one_point_is_zero() -> None:
+    one = torch.full((20, 5), 3.0e37)
+    assert embedding_spread(one) == 0.0
+    assert embedding_spread(torch.zeros(20, 5)) == 0.0
+    assert embedding_spread(torch.randn(20, 5)) > 0.5
