@@ -84,6 +84,7 @@ class Task:
             )
         self.images, self.labels = train.images.to(device), train.labels.to(device)  # resident
         self.val = None if val is None else (val.images.to(device), val.labels.to(device))
+        self.classes = list(train.classes)  # so that an error names 'Cr', not label 2
         # What the divergence check embeds after each epoch: the validation images, else a
         # fixed, evenly spread sample of training images (the check must also run without).
         if self.val is not None:
@@ -125,10 +126,14 @@ class PairTask(Task):
 
     def setup(self) -> None:
         c = self.cfg
-        self.sampler = PairSampler(self.labels, c.pairs_per_epoch, c.p_same, c.seed)
+        names = self.classes
+        self.sampler = PairSampler(
+            self.labels, c.pairs_per_epoch, c.p_same, c.seed, class_names=names
+        )
         if self.val is not None:
             seed = epoch_seed(c.seed, 0, VALIDATION)
-            self.val_pairs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed).sample_epoch(0)
+            vs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed, class_names=names)
+            self.val_pairs = vs.sample_epoch(0)
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
         pairs, bs = self.sampler.sample_epoch(epoch), self.cfg.batch_size
@@ -157,10 +162,12 @@ class EpisodeTask(Task):
 
     def setup(self) -> None:
         c = self.cfg
-        shape = (c.n_way, c.k_shot, c.n_query)
-        self.sampler = EpisodeSampler(self.labels, *shape, seed=epoch_seed(c.seed, 0, EPISODES))
+        shape, names = (c.n_way, c.k_shot, c.n_query), self.classes
+        seed = epoch_seed(c.seed, 0, EPISODES)
+        self.sampler = EpisodeSampler(self.labels, *shape, seed=seed, class_names=names)
         if self.val is not None:
-            vs = EpisodeSampler(self.val[1], *shape, seed=epoch_seed(c.seed, 0, VALIDATION))
+            seed = epoch_seed(c.seed, 0, VALIDATION)
+            vs = EpisodeSampler(self.val[1], *shape, seed=seed, class_names=names)
             self.val_episodes = vs.sample(c.val_episodes)
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:

@@ -21,6 +21,7 @@ from oneshot_steel.train import (
     TrainConfig,
     load_checkpoint,
     train_classifier,
+    train_episodic,
     train_siamese,
 )
 
@@ -133,3 +134,21 @@ def test_embedding_spread_of_one_point_is_zero() -> None:
     assert embedding_spread(one) == 0.0
     assert embedding_spread(torch.zeros(20, 5)) == 0.0
     assert embedding_spread(torch.randn(20, 5)) > 0.5
+
+
+# ------------------------------------------------------------------ 3. a class too small
+def _with_one_cr() -> ImageSet:
+    """The training images of RS and Pa, and a single image of Cr (label 2)."""
+    data = _synthetic(32, 30).subset(["RS", "Pa", "Cr"])
+    first_cr = torch.nonzero(data.labels == 2).flatten()[:1]
+    return data.select(torch.cat([torch.nonzero(data.labels < 2).flatten(), first_cr]))
+
+
+def test_a_class_too_small_for_training_is_named(split, tmp_path: Path) -> None:
+    small = _with_one_cr()
+    with pytest.raises(ValueError, match=r"'Cr': 1") as err:
+        train_siamese(SMOKE, small, None, tmp_path / "a", device="cpu", progress=False)
+    assert "2: 1" not in str(err.value)
+    with pytest.raises(ValueError, match=r"'Cr' \(1\)"):
+        train_episodic(SMOKE, small, None, tmp_path / "b", device="cpu", progress=False)
+    assert not list(tmp_path.iterdir())  # nothing written
