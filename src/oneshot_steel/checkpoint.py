@@ -8,7 +8,8 @@ A training run in ``out_dir`` leaves three files:
   written with the ``model.pt`` of the same epoch. It is the only copy of the best weights:
   ``model.pt`` does not repeat them, which keeps the paper net's ``model.pt`` at 483 MB
   instead of up to 644 MB (weights and Adam's two moments, 161 MB each);
-- ``history.json``: the per-epoch losses and timings, readable without torch.
+- ``history.json``: the per-epoch losses and timings, readable without torch
+  (:mod:`oneshot_steel.history`).
 
 Every value stored is a tensor or a plain Python builtin (dict, list, str, int, float, bool,
 None), so ``torch.load(..., weights_only=True)`` can read the files: unlike the authors'
@@ -18,7 +19,6 @@ pickled models, opening a checkpoint never runs code from the file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -30,8 +30,9 @@ from torch import nn
 from .config import RESUMABLE_FIELDS, TrainConfig
 from .data.imageset import ImageSet
 from .errors import CheckpointError
-from .files import atomic_write, atomic_write_json
+from .history import HISTORY_FILE, new_history, read_history, record_epoch
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
+from .torch_io import write_companion_json, write_file
 from .truncate import knob_mismatch
 
 __all__ = [
@@ -55,7 +56,6 @@ __all__ = [
 
 MODEL_FILE = "model.pt"
 BEST_FILE = "best.pt"
-HISTORY_FILE = "history.json"
 #: Bumped when the layout of the checkpoint dict changes.
 FORMAT_VERSION = 1
 #: The class each model name builds (by name: ResNet-18 is imported only when used).
@@ -73,8 +73,9 @@ _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
 
 
 def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file, and
+    a failed write (disk full) is a :class:`CheckpointError` naming ``path``."""
+    return write_file(path, lambda tmp: torch.save(payload, tmp))
 
 
 def read_checkpoint(
@@ -167,14 +168,6 @@ def data_fingerprint(data: ImageSet | None) -> dict[str, Any] | None:
         "synthetic": bool(data.synthetic),
         "sha256": _sha256(data.images) + _sha256(data.labels)[:16],
     }
-
-
-def read_history(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``history.json`` of a run folder: per-epoch losses, accuracies and seconds."""
-    path = Path(out_dir) / HISTORY_FILE
-    if not path.is_file():
-        raise CheckpointError(f"No training history at {path}; train a model into {out_dir} first.")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
@@ -329,7 +322,7 @@ def save_epoch(
         "rng": rng,
     }
     write_checkpoint(out_dir / MODEL_FILE, payload)
-    atomic_write_json(out_dir / HISTORY_FILE, history)
+    write_companion_json(out_dir / HISTORY_FILE, history)  # removes a stale one on failure
     if is_best or best_state is not None:
         best = {**meta, "state_dict": state, "history": history}
         if not is_best:
@@ -370,31 +363,3 @@ def restore_run(
             stacklevel=2,
         )
     return ckpt["history"], pending
-
-
-#: The per-epoch lists of a training history, in the order :func:`record_epoch` fills them.
-_EPOCH_LISTS = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
-
-
-def new_history(kind: str) -> dict[str, Any]:
-    """An empty training history (the layout of ``history.json``)."""
-    lists = {k: [] for k in _EPOCH_LISTS}
-    return {"kind": kind, **lists, "total_seconds": 0.0, "best_epoch": None, "best_val_loss": None}
-
-
-def record_epoch(
-    history: dict[str, Any], epoch: int, train_loss: float, val: dict[str, float], seconds: float
-) -> bool:
-    """Append one epoch to ``history``; return whether it has the best validation loss so far.
-
-    Without validation data "best" is simply the latest epoch, as in the paper.
-    """
-    ref, best = val.get("val_loss"), history["best_val_loss"]
-    row = (epoch, train_loss, ref, val.get("val_accuracy"), seconds)
-    for key, value in zip(_EPOCH_LISTS, row, strict=True):
-        history[key].append(value)
-    history["total_seconds"] += seconds
-    is_best = ref is None or best is None or ref < best
-    if is_best:
-        history["best_epoch"], history["best_val_loss"] = epoch, ref
-    return is_best

@@ -31,9 +31,9 @@ from .data.imageset import ImageSet
 from .data.splits import stratified_split
 from .errors import CheckpointError
 from .evaluate import mean_ci95
-from .files import atomic_write_json
 from .models import CompactEmbeddingNet, PaperCNNClassifier
 from .runtime import default_device
+from .torch_io import write_companion_json
 from .train import train_classifier, train_or_load
 from .truncate import cap_epochs, test_steps
 
@@ -220,7 +220,7 @@ def train_cnn(
             **({"test_steps": test_steps()} if test_steps() is not None else {}),
         }
         write_checkpoint(path, payload)
-        atomic_write_json(path.with_suffix(".json"), result.to_dict())
+        write_companion_json(path.with_suffix(".json"), result.to_dict())
     result.model = net.eval()
     return result
 

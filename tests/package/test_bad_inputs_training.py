@@ -4,19 +4,27 @@ write leaves the previous checkpoint as it was."""
 
 from __future__ import annotations
 
+import os
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+import oneshot_steel
+from oneshot_steel.checkpoint import read_history
 from oneshot_steel.config import CNNConfig
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.divergence import COLLAPSE_TOLERANCE, embedding_spread
-from oneshot_steel.errors import TrainingDivergedError
+from oneshot_steel.errors import CheckpointError, TrainingDivergedError
 from oneshot_steel.evaluate import embed
 from oneshot_steel.models import build_model
+from oneshot_steel.torch_io import write_companion_json
 from oneshot_steel.train import (
     TrainConfig,
     load_checkpoint,
@@ -67,12 +75,6 @@ def _copy_run(run: Path, to: Path) -> Path:
     for name, data in _contents(run).items():
         (to / name).write_bytes(data)
     return to
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "Traceback" not in err, err
-    return err
 
 
 # ------------------------------------------------------------------ 1. a blown-up run
@@ -136,6 +138,50 @@ def test_embedding_spread_of_one_point_is_zero() -> None:
     assert embedding_spread(torch.randn(20, 5)) > 0.5
 
 
+# ------------------------------------------------------------------ 2a. a write that fails
+def _limit_file_size(limit: int) -> None:
+    """In the child: files may not grow past ``limit`` bytes. SIGXFSZ would kill the process
+    at the limit; ignored (as CPython also does at startup) the write fails with EFBIG."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_checkpoint_that_cannot_be_written_is_one_line_and_keeps_the_last(
+    tiny_neu_dir: Path, tmp_path: Path
+) -> None:
+    """``ulimit -f``: torch.save fails mid-file; the run says which file, removes its temporary
+    file and leaves the previous epoch's checkpoint as it was."""
+    from oneshot_steel.cli_args import _load_data
+    from oneshot_steel.data.splits import PAPER_TRAIN_CLASSES, one_shot_split
+
+    out = tmp_path / "run"
+    data = _load_data(str(tiny_neu_dir), 32)  # as `train --image-size 32` will, seed 0
+    test_classes = [c for c in data.classes if c not in PAPER_TRAIN_CLASSES]
+    split = one_shot_split(data, list(PAPER_TRAIN_CLASSES), test_classes, 0.2, 0)
+    config = TrainConfig.preset("smoke", seed=0, crop_size=0, epochs=1)
+    train_siamese(config, split.train, split.val, out, device="cpu", progress=False)
+    before = _contents(out)
+    limit = len(before["model.pt"]) // 2
+    src = str(Path(oneshot_steel.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    argv = ["train", "--preset", "smoke", "--data", str(tiny_neu_dir), "--out", str(out)]
+    argv += ["--image-size", "32", "--device", "cpu", "--no-progress"]
+    done = subprocess.run(
+        [sys.executable, "-m", "oneshot_steel", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        preexec_fn=lambda: _limit_file_size(limit),
+    )
+    err = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and err[-1].startswith("error: "), done.stderr
+    assert f"could not write {out / 'model.pt'}" in err[-1] and "--out" in err[-1], err[-1]
+    assert sorted(p.name for p in out.iterdir()) == sorted(before)  # no temporary file left
+    assert _contents(out) == before
+
+
 # ------------------------------------------------------------------ 3. a class too small
 def _with_one_cr() -> ImageSet:
     """The training images of RS and Pa, and a single image of Cr (label 2)."""
@@ -152,3 +198,34 @@ def test_a_class_too_small_for_training_is_named(split, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"'Cr' \(1\)"):
         train_episodic(SMOKE, small, None, tmp_path / "b", device="cpu", progress=False)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+# ------------------------------------------------------------------ 4. the same, elsewhere
+def test_a_corrupt_history_is_named(run: Path, tmp_path: Path) -> None:
+    folder = _copy_run(run, tmp_path)
+    (folder / "history.json").write_text('{"epoch": [1', encoding="utf-8")
+    with pytest.raises(CheckpointError, match=r"history\.json.*delete"):
+        read_history(folder)
+
+
+def test_a_json_twin_that_cannot_be_written_is_removed(tmp_path: Path) -> None:
+    """history.json (cnn.json) an epoch behind its checkpoint would be trusted by plots and
+    reports: when the new one cannot be written, the old one goes too."""
+    path = tmp_path / "history.json"
+    write_companion_json(path, {"epoch": [1]})
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, hard))  # soft limit only: lifted below
+    try:
+        with pytest.raises(CheckpointError, match=r"could not write \S+history\.json: file too"):
+            write_companion_json(path, {"epoch": list(range(100))})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert not list(tmp_path.iterdir())  # neither the stale file nor a temporary one
+
+
+def test_divergence_in_a_cnn_keeps_nothing(split) -> None:
+    train, val = split
+    config = CNNConfig.preset("smoke", model="compact", epochs=1, lr=1e10, samples_per_epoch=64)
+    build = lambda: build_model("compact", embedding_dim=3, width=8)  # noqa: E731
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        train_classifier(config, build, train, val, device="cpu", progress=False)
