@@ -13,7 +13,9 @@ A training run in ``out_dir`` leaves three files:
 
 Every value stored is a tensor or a plain Python builtin (dict, list, str, int, float, bool,
 None), so ``torch.load(..., weights_only=True)`` can read the files: unlike the authors'
-pickled models, opening a checkpoint never runs code from the file.
+pickled models, opening a checkpoint never runs code from the file. Writing and reading go
+through :mod:`oneshot_steel.torch_io`: a failed write leaves the previous file, and every
+file that cannot be used (not ours, corrupt, NaN weights) is named in a one-line error.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from .data.imageset import ImageSet
 from .errors import CheckpointError
 from .history import HISTORY_FILE, new_history, read_history, record_epoch
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
-from .torch_io import write_companion_json, write_file
+from .torch_io import load_file, refuse_non_finite, write_companion_json, write_file
 from .truncate import knob_mismatch
 
 __all__ = [
@@ -92,14 +94,7 @@ def read_checkpoint(
             f"No checkpoint at {path}. Train first (train_siamese / train_episodic write "
             f"out_dir/{MODEL_FILE}) or check the path."
         )
-    try:
-        ckpt = torch.load(path, map_location=device or "cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # unpickling errors, truncated zip archives, ...
-        raise CheckpointError(
-            f"Cannot read the checkpoint {path} ({type(exc).__name__}: {str(exc)[:200]}). "
-            "The file is corrupt, truncated or not a One-Shot Steel checkpoint; delete it "
-            "and train again."
-        ) from exc
+    ckpt = load_file(path, device, mmap=mmap)
     missing = [k for k in _REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise CheckpointError(
@@ -113,12 +108,34 @@ def read_checkpoint(
         )
     if knob := knob_mismatch(ckpt.get("test_steps")):  # the one guard (see .truncate)
         raise CheckpointError(f"Cannot use {path}: {knob}.")
+    spec = ckpt["model"]
+    if not (
+        isinstance(spec, dict)
+        and isinstance(spec.get("name"), str)
+        and isinstance(spec.get("kwargs"), dict)
+        and isinstance(ckpt["config"], dict)
+        and isinstance(ckpt["state_dict"], dict)
+    ):
+        raise CheckpointError(
+            f"{path} is damaged: its model, config or weights entry is not what this package "
+            "writes ({'name': ..., 'kwargs': {...}}, a dict, a state dict). Train again."
+        )
     return ckpt
 
 
-def build_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """The untrained embedding net described by a checkpoint's ``model`` entry."""
-    return build_model(spec["name"], **spec["kwargs"])
+def build_from_spec(spec: dict[str, Any], path: Path | None = None) -> nn.Module:
+    """The untrained embedding net described by a checkpoint's ``model`` entry (read from
+    ``path``: a setting or model this version does not know is a :class:`CheckpointError`)."""
+    try:
+        return build_model(spec["name"], **spec["kwargs"])
+    except (TypeError, ValueError) as exc:
+        if path is None:
+            raise
+        what = f"a {_describe(spec)}" if spec["name"] in _CLASSES else f"a model {spec['name']!r}"
+        raise CheckpointError(
+            f"{path} asks for {what} that this version cannot build ({exc}). It was written "
+            "by another version of the package, or edited: use that version, or train again."
+        ) from exc
 
 
 def _describe(spec: dict[str, Any]) -> str:
@@ -129,7 +146,8 @@ def _describe(spec: dict[str, Any]) -> str:
 def load_weights(
     net: nn.Module, state_dict: dict[str, torch.Tensor], spec: dict[str, Any], path: Path
 ) -> None:
-    """``net.load_state_dict(state_dict)``, with a :class:`CheckpointError` that explains a mismatch."""
+    """``net.load_state_dict(state_dict)`` read from ``path``, with a :class:`CheckpointError`
+    that explains a mismatch, and refuses NaN or infinite weights (a run that blew up)."""
     expected = _CLASSES.get(spec["name"])
     if expected is None or type(net).__name__ != expected:
         raise CheckpointError(
@@ -137,6 +155,7 @@ def load_weights(
             f"{type(net).__name__}. Build build_model({spec['name']!r}, ...) instead, or let "
             "load_checkpoint build the right model (omit model=)."
         )
+    refuse_non_finite(state_dict, path)
     try:
         net.load_state_dict(state_dict)
     except RuntimeError as exc:
@@ -238,7 +257,10 @@ def load_checkpoint(
         raise ValueError(f"weights must be 'best' or 'last'; got {weights!r}")
     path = Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
     ckpt = read_checkpoint(path, mmap=True)  # the optimizer state (2/3 of it) is never read
-    state = _best_weights(path, ckpt)[0] if weights == "best" else ckpt["state_dict"]
+    state, source = ckpt["state_dict"], path
+    if weights == "best":
+        state, in_best_file = _best_weights(path, ckpt)
+        source = path.with_name(BEST_FILE) if in_best_file else path
     if state is None:
         warnings.warn(
             f"The best epoch of {path} was saved in {path.with_name(BEST_FILE)}, which is "
@@ -247,8 +269,8 @@ def load_checkpoint(
             stacklevel=2,
         )
         state = ckpt["state_dict"]
-    net = build_from_spec(ckpt["model"]) if model is None else model
-    load_weights(net, state, ckpt["model"], path)
+    net = build_from_spec(ckpt["model"], path) if model is None else model
+    load_weights(net, state, ckpt["model"], source)
     net.to(device if device is not None else "cpu").eval()
     return net, TrainConfig.from_dict(ckpt["config"]), ckpt.get("history") or {}
 
@@ -351,9 +373,18 @@ def restore_run(
     ckpt = read_checkpoint(path, device)
     check_resumable(ckpt, config, kind, data, path, may_change)
     load_weights(net, ckpt["state_dict"], ckpt["model"], path)
-    optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt.get("scaler"):
-        scaler.load_state_dict(ckpt["scaler"])
+    try:
+        for i, moments in (ckpt["optimizer"].get("state") or {}).items():
+            tensors = {k: v for k, v in moments.items() if isinstance(v, torch.Tensor)}
+            refuse_non_finite({f"optimizer state {i} {k}": v for k, v in tensors.items()}, path)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"Cannot resume from {path}: its optimizer state does not fit ({exc}); it is "
+            "damaged. Pass resume=False to start afresh, or delete the folder."
+        ) from exc
     pending, in_best_file = _best_weights(path, ckpt, device, read=False)
     if pending is None and not in_best_file:
         warnings.warn(

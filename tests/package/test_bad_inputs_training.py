@@ -9,6 +9,7 @@ import resource
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ import torch
 from torch import nn
 
 import oneshot_steel
-from oneshot_steel.checkpoint import read_history
+from oneshot_steel.checkpoint import read_checkpoint, read_history
+from oneshot_steel.cli import main
 from oneshot_steel.config import CNNConfig
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
@@ -75,6 +77,12 @@ def _copy_run(run: Path, to: Path) -> Path:
     for name, data in _contents(run).items():
         (to / name).write_bytes(data)
     return to
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "Traceback" not in err, err
+    return err
 
 
 # ------------------------------------------------------------------ 1. a blown-up run
@@ -182,6 +190,88 @@ def test_a_checkpoint_that_cannot_be_written_is_one_line_and_keeps_the_last(
     assert _contents(out) == before
 
 
+# ------------------------------------------------------------------ 2b-d. unusable checkpoints
+def _edited(run: Path, to: Path, edit, files: tuple[str, ...] = ("model.pt", "best.pt")) -> Path:
+    folder = _copy_run(run, to)
+    for name in files:
+        payload = torch.load(folder / name, weights_only=True)
+        edit(payload)
+        torch.save(payload, folder / name)
+    return folder / "model.pt"
+
+
+def _evaluate(path: Path, tiny_neu_dir: Path) -> int:
+    argv = ["evaluate", "--checkpoint", str(path), "--data", str(tiny_neu_dir)]
+    return main([*argv, "--episodes", "20", "--queries", "3", "--device", "cpu"])
+
+
+def test_unknown_model_setting_names_file_and_keyword(
+    run: Path, tmp_path: Path, tiny_neu_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _edited(run, tmp_path, lambda p: p["model"]["kwargs"].update(bogus=1))
+    for weights in ("best", "last"):
+        with pytest.raises(CheckpointError, match=r"model\.pt.*'bogus'"):
+            load_checkpoint(path, weights=weights)
+    assert _evaluate(path, tiny_neu_dir) == 2
+    err = _one_line_error(capsys)
+    assert str(path) in err and "bogus" in err
+
+
+def test_unknown_model_name_or_broken_model_entry(run: Path, tmp_path: Path) -> None:
+    path = _edited(run, tmp_path / "a", lambda p: p["model"].update(name="vgg"))
+    with pytest.raises(CheckpointError, match=r"model\.pt.*'vgg'"):
+        load_checkpoint(path)
+    path = _edited(run, tmp_path / "b", lambda p: p["model"].pop("kwargs"))
+    with pytest.raises(CheckpointError, match=r"model\.pt"):
+        load_checkpoint(path)
+
+
+class Evil:
+    """Stands for any pickled object: loading it would run code."""
+
+
+def test_a_pickle_is_refused_without_suggesting_to_run_it(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    torch.save({"weights": Evil()}, path)
+    with pytest.raises(CheckpointError) as err:
+        read_checkpoint(path)
+    message = str(err.value)
+    assert str(path) in message and "not a checkpoint this package wrote" in message
+    assert "Evil" in message  # PyTorch's reason, without its advice
+    assert "weights_only" not in message and "trust" not in message
+    assert "\n" not in message and "\x1b" not in message
+
+
+def test_a_truncated_checkpoint_keeps_the_first_line_of_the_reason(
+    run: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes((run / "model.pt").read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match=r"model\.pt .*failed reading zip archive") as err:
+        read_checkpoint(path)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_on_load_naming_file_and_tensor(
+    run: Path, tmp_path: Path, tiny_neu_dir: Path, capsys: pytest.CaptureFixture[str], value
+) -> None:
+    def poison(payload: dict) -> None:
+        name = next(k for k in payload["state_dict"] if k.endswith("weight"))
+        payload["state_dict"][name].view(-1)[0] = value
+
+    path = _edited(run, tmp_path / "best", poison, files=("best.pt",))
+    with pytest.raises(CheckpointError, match=r"best\.pt.*features\.\S+weight"):
+        load_checkpoint(path)  # the file that holds the weights is named
+    load_checkpoint(path, weights="last")
+    path = _edited(run, tmp_path / "both", poison)
+    with pytest.raises(CheckpointError, match=r"model\.pt.*features\.\S+weight"):
+        load_checkpoint(path, weights="last")
+    assert _evaluate(path, tiny_neu_dir) == 2
+    err = _one_line_error(capsys)
+    assert str(path.parent) in err and ("NaN" in err or "infinite" in err), err
+
+
 # ------------------------------------------------------------------ 3. a class too small
 def _with_one_cr() -> ImageSet:
     """The training images of RS and Pa, and a single image of Cr (label 2)."""
@@ -229,3 +319,17 @@ def test_divergence_in_a_cnn_keeps_nothing(split) -> None:
     build = lambda: build_model("compact", embedding_dim=3, width=8)  # noqa: E731
     with pytest.raises(TrainingDivergedError, match="epoch 1"):
         train_classifier(config, build, train, val, device="cpu", progress=False)
+
+
+def test_resume_from_a_blown_up_checkpoint_is_refused(run: Path, split, tmp_path: Path) -> None:
+    """A model.pt from before these checks, with infinite BatchNorm variances, is not resumed."""
+
+    def blow_up(payload: dict) -> None:
+        name = next(k for k in payload["state_dict"] if k.endswith("running_var"))
+        payload["state_dict"][name].fill_(float("inf"))
+
+    path = _edited(run, tmp_path, blow_up)
+    with pytest.raises(
+        CheckpointError, match=r"model\.pt holds NaN or infinite values in \S+running_var"
+    ):
+        train_siamese(replace(SMOKE, epochs=2), *split, path.parent, progress=False)
