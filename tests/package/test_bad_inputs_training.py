@@ -18,13 +18,14 @@ from torch import nn
 
 import oneshot_steel
 from oneshot_steel.checkpoint import read_checkpoint, read_history
+from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.cli import main
 from oneshot_steel.config import CNNConfig
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.divergence import COLLAPSE_TOLERANCE, embedding_spread
 from oneshot_steel.errors import CheckpointError, TrainingDivergedError
-from oneshot_steel.evaluate import embed
+from oneshot_steel.evaluate import embed, episodic_accuracy, pair_verification
 from oneshot_steel.models import build_model
 from oneshot_steel.torch_io import write_companion_json
 from oneshot_steel.train import (
@@ -272,6 +273,20 @@ def test_non_finite_weights_are_refused_on_load_naming_file_and_tensor(
     assert str(path.parent) in err and ("NaN" in err or "infinite" in err), err
 
 
+def test_non_finite_embeddings_are_named_in_evaluation(split) -> None:
+    """A net (not loaded from a checkpoint) whose embeddings are NaN: a clear error, not
+    scikit-learn's "Input contains NaN" nor chance-level numbers."""
+    net = build_model("compact", embedding_dim=4, width=8)
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"CompactEmbeddingNet hold NaN or infinite"):
+        pair_verification(net, split[1], n_pairs=20)
+    with pytest.raises(ValueError, match=r"CompactEmbeddingNet hold NaN or infinite"):
+        OneShotClassifier(net).enroll(split[1])
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        episodic_accuracy(torch.full((len(split[1]), 4), float("nan")), split[1], 3, 1, 2, 5)
+
+
 # ------------------------------------------------------------------ 3. a class too small
 def _with_one_cr() -> ImageSet:
     """The training images of RS and Pa, and a single image of Cr (label 2)."""
@@ -333,3 +348,23 @@ def test_resume_from_a_blown_up_checkpoint_is_refused(run: Path, split, tmp_path
         CheckpointError, match=r"model\.pt holds NaN or infinite values in \S+running_var"
     ):
         train_siamese(replace(SMOKE, epochs=2), *split, path.parent, progress=False)
+
+
+def test_evaluating_a_collapsed_checkpoint_warns(
+    run: Path, tmp_path: Path, tiny_neu_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Finite but absurd BatchNorm variances (a run that blew up before these checks): every
+    image gets one embedding, and the numbers are chance. Evaluation says so."""
+
+    def flatten(payload: dict) -> None:
+        for name, t in payload["state_dict"].items():
+            if name.endswith("running_var"):
+                t.fill_(1e30)
+
+    path = _edited(run, tmp_path, flatten)
+    capsys.readouterr()
+    assert _evaluate(path, tiny_neu_dir) == 0
+    err = capsys.readouterr().err
+    assert "warning: every image gets the same embedding" in err and str(path) in err
+    assert _evaluate(run, tiny_neu_dir) == 0
+    assert "same embedding" not in capsys.readouterr().err
