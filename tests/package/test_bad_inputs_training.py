@@ -27,6 +27,7 @@ from oneshot_steel.divergence import COLLAPSE_TOLERANCE, embedding_spread
 from oneshot_steel.errors import CheckpointError, TrainingDivergedError
 from oneshot_steel.evaluate import embed, episodic_accuracy, pair_verification
 from oneshot_steel.models import build_model
+from oneshot_steel.supervised import train_cnn
 from oneshot_steel.torch_io import write_companion_json
 from oneshot_steel.train import (
     TrainConfig,
@@ -368,3 +369,22 @@ def test_evaluating_a_collapsed_checkpoint_warns(
     assert "warning: every image gets the same embedding" in err and str(path) in err
     assert _evaluate(run, tiny_neu_dir) == 0
     assert "same embedding" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["nan", "result", "pickle"])
+def test_a_cnn_checkpoint_that_cannot_be_used_is_named(split, tmp_path: Path, damage: str):
+    train, val = split
+    config = CNNConfig.preset("smoke", epochs=1, batch_size=16, samples_per_epoch=32)
+    train_cnn(train, val, config, device="cpu", out_dir=tmp_path, progress=False)
+    path = tmp_path / "cnn.pt"
+    blob = torch.load(path, weights_only=True)
+    if damage == "nan":
+        next(iter(blob["state_dict"].values())).view(-1)[0] = float("nan")
+    elif damage == "result":
+        blob["result"]["bogus"] = 1
+    else:
+        blob = {"model": Evil()}
+    torch.save(blob, path)
+    match = {"nan": "NaN or infinite values in", "result": "bogus", "pickle": "not a checkpoint"}
+    with pytest.raises(CheckpointError, match=rf"cnn\.pt.*{match[damage]}"):
+        train_cnn(train, val, config, device="cpu", out_dir=tmp_path, progress=False)
