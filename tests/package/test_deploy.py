@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-import oneshot_steel.deploy as deploy
+import oneshot_steel.export as export
 from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.deploy import (
     OnnxEmbeddingNet,
@@ -216,7 +216,7 @@ def test_load_torchscript_names_a_missing_file(tmp_path: Path) -> None:
 def test_onnx_export_without_onnx_says_what_to_install(
     compact: nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deploy, "onnx_available", lambda: False)
+    monkeypatch.setattr(export, "onnx_available", lambda: False)
     with pytest.raises(OneShotSteelError, match="pip install onnx"):
         export_onnx(compact, tmp_path / "net.onnx")
     assert not (tmp_path / "net.onnx").exists()
