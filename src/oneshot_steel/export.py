@@ -3,7 +3,9 @@ and :class:`OnnxEmbeddingNet` to run an ONNX file behind the ``nn.Module`` inter
 :func:`~oneshot_steel.evaluate.embed`, episodes and the classifier work on an exported model
 unchanged. (:mod:`oneshot_steel.deploy` re-exports all of it with the rest of deployment.)
 
-Files are written atomically (:func:`oneshot_steel.files.atomic_write`).
+Files are written whole or not at all (:func:`oneshot_steel.torch_io.write_file`); a file
+that is missing or is not what it should be is named in a one-line
+:class:`~oneshot_steel.errors.OneShotSteelError`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import inspect
+import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +24,7 @@ import torch
 from torch import nn
 
 from .errors import OneShotSteelError
-from .files import atomic_write
+from .torch_io import write_file
 
 __all__ = [
     "OnnxEmbeddingNet",
@@ -70,11 +73,15 @@ def export_torchscript(
     """
     net = copy.deepcopy(model).to("cpu").eval()
     x = _example(example, image_size)
+    buffer = io.BytesIO()
     with _quiet_deprecations(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         with torch.no_grad():
             traced = torch.jit.trace(net, x)
-        return atomic_write(Path(path), lambda tmp: torch.jit.save(traced, str(tmp)))
+        # Serialised in memory first: torch.jit.save into a file that cannot grow (disk
+        # full, ulimit -f) aborts the whole process; Python's own write raises an OSError.
+        torch.jit.save(traced, buffer)
+    return write_file(path, lambda tmp: tmp.write_bytes(buffer.getvalue()), OneShotSteelError)
 
 
 def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
@@ -83,7 +90,14 @@ def load_torchscript(path: str | Path) -> torch.jit.ScriptModule:
     if not path.is_file():
         raise OneShotSteelError(f"No TorchScript file at {str(path)!r}; export one first.")
     with _quiet_deprecations():
-        return torch.jit.load(str(path), map_location="cpu").eval()
+        try:
+            return torch.jit.load(str(path), map_location="cpu").eval()
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
+            raise OneShotSteelError(
+                f"{path} is not a TorchScript file ({first[:200]}): export one with "
+                "export_torchscript (a checkpoint loads with load_checkpoint instead)."
+            ) from exc
 
 
 def onnx_available() -> bool:
@@ -130,7 +144,7 @@ def export_onnx(
             torch.onnx.export(net, (x,), str(tmp), **kwargs)
         onnx.checker.check_model(str(tmp))
 
-    return atomic_write(Path(path), write)
+    return write_file(path, write, OneShotSteelError, failures=(OSError,))  # export errors stay
 
 
 class OnnxEmbeddingNet(nn.Module):
@@ -146,6 +160,21 @@ class OnnxEmbeddingNet(nn.Module):
         self.path = str(path)
         if not Path(self.path).is_file():
             raise OneShotSteelError(f"No ONNX file at {self.path!r}; export one first.")
+        if not (importlib.util.find_spec("onnxruntime") or onnx_available()):
+            raise OneShotSteelError(
+                "Running an ONNX file needs `onnxruntime` (or at least `onnx`): "
+                "pip install onnxruntime"
+            )
+        try:
+            self._open()
+        except Exception as exc:  # each runtime has its own errors for a file it cannot parse
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            raise OneShotSteelError(
+                f"{self.path} is not an ONNX model this runtime can run ({type(exc).__name__}: "
+                f"{first}); export one with export_onnx."
+            ) from exc
+
+    def _open(self) -> None:
         if importlib.util.find_spec("onnxruntime") is not None:
             import onnxruntime
 
@@ -154,17 +183,12 @@ class OnnxEmbeddingNet(nn.Module):
             )
             self._input = self._session.get_inputs()[0].name
             self.runtime = "onnxruntime"
-        elif onnx_available():
+        else:
             from onnx.reference import ReferenceEvaluator
 
             self._session = ReferenceEvaluator(self.path)
             self._input = self._session.input_names[0]
             self.runtime = "onnx reference evaluator"
-        else:
-            raise OneShotSteelError(
-                "Running an ONNX file needs `onnxruntime` (or at least `onnx`): "
-                "pip install onnxruntime"
-            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, 1, S, S]`` float in [-1, 1] -> ``[B, D]`` float32, on ``x``'s device."""
