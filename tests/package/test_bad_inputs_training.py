@@ -5,6 +5,7 @@ write leaves the previous checkpoint as it was."""
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -388,3 +389,42 @@ def test_a_cnn_checkpoint_that_cannot_be_used_is_named(split, tmp_path: Path, da
     match = {"nan": "NaN or infinite values in", "result": "bogus", "pickle": "not a checkpoint"}
     with pytest.raises(CheckpointError, match=rf"cnn\.pt.*{match[damage]}"):
         train_cnn(train, val, config, device="cpu", out_dir=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("epochs", 0),
+        ("checkpoint_every", 0),
+        ("batch_size", 0),
+        ("pairs_per_epoch", -1),
+        ("embedding_dim", 0),
+        ("lr", float("nan")),
+        ("lr", -1e-3),
+        ("margin", 0.0),
+        ("p_same", 1.5),
+        ("crop_size", -1),
+        ("temperature", 0.0),
+        ("ssl_batch", 1),
+        ("betas", (0.9, 1.0)),
+        ("model", "vgg"),
+    ],
+)
+def test_a_setting_no_run_can_use_is_refused_at_once(field: str, value) -> None:
+    """epochs=0 trained nothing and wrote nothing; checkpoint_every=0 divided by zero after
+    the first epoch; batch_size=0 failed deep in torch. Now: a ValueError naming the field."""
+    with pytest.raises(
+        ValueError, match=rf"TrainConfig\.{field} must be .*got {re.escape(repr(value))}"
+    ):
+        TrainConfig.preset("smoke", **{field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("epochs", 0), ("batch_size", 0), ("samples_per_epoch", 0), ("lr", float("inf"))],
+)
+def test_a_cnn_setting_no_run_can_use_is_refused_at_once(field: str, value) -> None:
+    with pytest.raises(
+        ValueError, match=rf"CNNConfig\.{field} must be .*got {re.escape(repr(value))}"
+    ):
+        CNNConfig.preset("smoke", **{field: value})
