@@ -74,7 +74,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--image-size", type=_positive_int, default=100, metavar="PX", help="default: 100"
     )
-    p.add_argument("--val-fraction", type=float, default=0.2, help="default: 0.2")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="default: 0.2; 0: no validation")
     _add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_train)
@@ -112,7 +112,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     history = fit(
         config,
         split.train,
-        split.val,
+        split.val if len(split.val) else None,  # --val-fraction 0: no validation
         args.out,
         device=args.device,
         progress=not args.no_progress,

@@ -17,6 +17,9 @@ resumed run needs no saved RNG state.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -58,6 +61,19 @@ INIT, AUGMENT, EPISODES, VALIDATION = range(4)
 CHECK_IMAGES = 64
 
 
+@contextmanager
+def _about_the_validation_set(n: int) -> Iterator[None]:
+    """Say that a sampler's complaint is about the validation set, which the caller never
+    sampled themselves (the same message about the training set would mislead)."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(
+            f"the validation set ({n} images): {exc} Hold out more images (val_fraction) or "
+            "pass val_set=None to train without validation."
+        ) from None
+
+
 class Task:
     """What differs between the kinds of training: the batches, the loss, validation."""
 
@@ -76,6 +92,17 @@ class Task:
         device = next(net.parameters()).device
         self.cfg, self.net, self.device = cfg, net, device
         self.memory_format = memory_format  # channels_last on CPUs (train.autocast_settings)
+        size, least = train.image_size, getattr(net, "min_size", None)
+        if cfg.crop_size > size:  # would silently train on whole images
+            raise ValueError(
+                f"crop_size={cfg.crop_size} is larger than the {size}x{size} training images; "
+                f"use at most {size}, or 0 for whole images."
+            )
+        if cfg.crop_size and least and cfg.crop_size < least:
+            raise ValueError(
+                f"crop_size={cfg.crop_size} is too small: {type(net).__name__} takes images of "
+                f"at least {least}x{least}; use crop_size >= {least}, or 0 for whole images."
+            )
         if cfg.crop_size and getattr(net, "image_size", None) is not None:
             raise ValueError(
                 f"crop_size={cfg.crop_size} needs a net that takes any input size (model "
@@ -132,7 +159,8 @@ class PairTask(Task):
         )
         if self.val is not None:
             seed = epoch_seed(c.seed, 0, VALIDATION)
-            vs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed, class_names=names)
+            with _about_the_validation_set(len(self.val[1])):
+                vs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed, class_names=names)
             self.val_pairs = vs.sample_epoch(0)
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
@@ -167,7 +195,8 @@ class EpisodeTask(Task):
         self.sampler = EpisodeSampler(self.labels, *shape, seed=seed, class_names=names)
         if self.val is not None:
             seed = epoch_seed(c.seed, 0, VALIDATION)
-            vs = EpisodeSampler(self.val[1], *shape, seed=seed, class_names=names)
+            with _about_the_validation_set(len(self.val[1])):
+                vs = EpisodeSampler(self.val[1], *shape, seed=seed, class_names=names)
             self.val_episodes = vs.sample(c.val_episodes)
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:

@@ -94,8 +94,15 @@ def fused_adam(net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.o
 
 
 def _check_sets(train_set: ImageSet, val_set: ImageSet | None) -> None:
+    if len(train_set) == 0:
+        raise ValueError("train_set holds no images; check the data folder and the classes")
     if val_set is None:
         return
+    if len(val_set) == 0:
+        raise ValueError(
+            "val_set holds no images: hold out some (val_fraction > 0), or pass val_set=None "
+            "to train without validation (the last epoch is then kept)"
+        )
     if val_set.classes != train_set.classes or val_set.image_size != train_set.image_size:
         raise ValueError(
             f"val_set must hold held-out images of the TRAINING classes at the same size: "

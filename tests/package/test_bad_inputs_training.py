@@ -428,3 +428,32 @@ def test_a_cnn_setting_no_run_can_use_is_refused_at_once(field: str, value) -> N
         ValueError, match=rf"CNNConfig\.{field} must be .*got {re.escape(repr(value))}"
     ):
         CNNConfig.preset("smoke", **{field: value})
+
+
+@pytest.mark.parametrize(("crop", "match"), [(64, "larger than the 32x32"), (8, "at least 32")])
+def test_a_crop_the_net_cannot_use_is_refused(split, tmp_path: Path, crop: int, match: str):
+    """A crop larger than the images silently trained on whole images; a crop smaller than
+    the net takes failed in the first step with a message about the net, not the crop."""
+    config = replace(SMOKE, crop_size=crop)
+    with pytest.raises(ValueError, match=rf"crop_size={crop}.*{match}"):
+        train_siamese(config, *split, tmp_path, device="cpu", progress=False)
+
+
+def test_an_empty_or_too_small_validation_set_is_named(split, tmp_path: Path) -> None:
+    train, val = split
+    with pytest.raises(ValueError, match="val_set holds no images"):
+        train_siamese(SMOKE, train, val.select([]), tmp_path, device="cpu", progress=False)
+    first_rs = torch.nonzero(val.labels == 0).flatten()[:1]
+    one_rs = val.select(torch.cat([torch.nonzero(val.labels != 0).flatten(), first_rs]))
+    with pytest.raises(ValueError, match=r"validation set \(21 images\).*'RS': 1"):
+        train_siamese(SMOKE, train, one_rs, tmp_path, device="cpu", progress=False)
+
+
+def test_train_without_validation_from_the_cli(
+    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["train", "--preset", "smoke", "--data", str(tiny_neu_dir), "--out", str(tmp_path)]
+    argv += ["--image-size", "32", "--device", "cpu", "--no-progress", "--val-fraction", "0"]
+    assert main(argv) == 0, capsys.readouterr().err
+    history = read_history(tmp_path)
+    assert history["val_loss"] == [None, None] and history["best_epoch"] == 2
