@@ -252,7 +252,7 @@ def test_a_truncated_checkpoint_keeps_the_first_line_of_the_reason(
     path.write_bytes((run / "model.pt").read_bytes()[:1000])
     with pytest.raises(CheckpointError, match=r"model\.pt .*failed reading zip archive") as err:
         read_checkpoint(path)
-    assert "\n" not in str(err.value)
+    assert "\n" not in str(err.value) and "internal miniz error" not in str(err.value)
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
