@@ -8,17 +8,19 @@ A training run in ``out_dir`` leaves three files:
   written with the ``model.pt`` of the same epoch. It is the only copy of the best weights:
   ``model.pt`` does not repeat them, which keeps the paper net's ``model.pt`` at 483 MB
   instead of up to 644 MB (weights and Adam's two moments, 161 MB each);
-- ``history.json``: the per-epoch losses and timings, readable without torch.
+- ``history.json``: the per-epoch losses and timings, readable without torch
+  (:mod:`oneshot_steel.history`).
 
 Every value stored is a tensor or a plain Python builtin (dict, list, str, int, float, bool,
 None), so ``torch.load(..., weights_only=True)`` can read the files: unlike the authors'
-pickled models, opening a checkpoint never runs code from the file.
+pickled models, opening a checkpoint never runs code from the file. Writing and reading go
+through :mod:`oneshot_steel.torch_io`: a failed write leaves the previous file, and every
+file that cannot be used (not ours, corrupt, NaN weights) is named in a one-line error.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import warnings
 from pathlib import Path
@@ -30,8 +32,9 @@ from torch import nn
 from .config import RESUMABLE_FIELDS, TrainConfig
 from .data.imageset import ImageSet
 from .errors import CheckpointError
-from .files import atomic_write, atomic_write_json
+from .history import HISTORY_FILE, new_history, read_history, record_epoch
 from .models import CompactEmbeddingNet, PaperEmbeddingNet, build_model
+from .torch_io import load_file, refuse_non_finite, write_companion_json, write_file
 from .truncate import knob_mismatch
 
 __all__ = [
@@ -55,7 +58,6 @@ __all__ = [
 
 MODEL_FILE = "model.pt"
 BEST_FILE = "best.pt"
-HISTORY_FILE = "history.json"
 #: Bumped when the layout of the checkpoint dict changes.
 FORMAT_VERSION = 1
 #: The class each model name builds (by name: ResNet-18 is imported only when used).
@@ -73,8 +75,9 @@ _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
 
 
 def write_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
-    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file, and
+    a failed write (disk full) is a :class:`CheckpointError` naming ``path``."""
+    return write_file(path, lambda tmp: torch.save(payload, tmp))
 
 
 def read_checkpoint(
@@ -91,14 +94,7 @@ def read_checkpoint(
             f"No checkpoint at {path}. Train first (train_siamese / train_episodic write "
             f"out_dir/{MODEL_FILE}) or check the path."
         )
-    try:
-        ckpt = torch.load(path, map_location=device or "cpu", weights_only=True, mmap=mmap)
-    except Exception as exc:  # unpickling errors, truncated zip archives, ...
-        raise CheckpointError(
-            f"Cannot read the checkpoint {path} ({type(exc).__name__}: {str(exc)[:200]}). "
-            "The file is corrupt, truncated or not a One-Shot Steel checkpoint; delete it "
-            "and train again."
-        ) from exc
+    ckpt = load_file(path, device, mmap=mmap)
     missing = [k for k in _REQUIRED if not isinstance(ckpt, dict) or k not in ckpt]
     if missing:
         raise CheckpointError(
@@ -112,12 +108,34 @@ def read_checkpoint(
         )
     if knob := knob_mismatch(ckpt.get("test_steps")):  # the one guard (see .truncate)
         raise CheckpointError(f"Cannot use {path}: {knob}.")
+    spec = ckpt["model"]
+    if not (
+        isinstance(spec, dict)
+        and isinstance(spec.get("name"), str)
+        and isinstance(spec.get("kwargs"), dict)
+        and isinstance(ckpt["config"], dict)
+        and isinstance(ckpt["state_dict"], dict)
+    ):
+        raise CheckpointError(
+            f"{path} is damaged: its model, config or weights entry is not what this package "
+            "writes ({'name': ..., 'kwargs': {...}}, a dict, a state dict). Train again."
+        )
     return ckpt
 
 
-def build_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """The untrained embedding net described by a checkpoint's ``model`` entry."""
-    return build_model(spec["name"], **spec["kwargs"])
+def build_from_spec(spec: dict[str, Any], path: Path | None = None) -> nn.Module:
+    """The untrained embedding net described by a checkpoint's ``model`` entry (read from
+    ``path``: a setting or model this version does not know is a :class:`CheckpointError`)."""
+    try:
+        return build_model(spec["name"], **spec["kwargs"])
+    except (TypeError, ValueError) as exc:
+        if path is None:
+            raise
+        what = f"a {_describe(spec)}" if spec["name"] in _CLASSES else f"a model {spec['name']!r}"
+        raise CheckpointError(
+            f"{path} asks for {what} that this version cannot build ({exc}). It was written "
+            "by another version of the package, or edited: use that version, or train again."
+        ) from exc
 
 
 def _describe(spec: dict[str, Any]) -> str:
@@ -128,7 +146,8 @@ def _describe(spec: dict[str, Any]) -> str:
 def load_weights(
     net: nn.Module, state_dict: dict[str, torch.Tensor], spec: dict[str, Any], path: Path
 ) -> None:
-    """``net.load_state_dict(state_dict)``, with a :class:`CheckpointError` that explains a mismatch."""
+    """``net.load_state_dict(state_dict)`` read from ``path``, with a :class:`CheckpointError`
+    that explains a mismatch, and refuses NaN or infinite weights (a run that blew up)."""
     expected = _CLASSES.get(spec["name"])
     if expected is None or type(net).__name__ != expected:
         raise CheckpointError(
@@ -136,6 +155,7 @@ def load_weights(
             f"{type(net).__name__}. Build build_model({spec['name']!r}, ...) instead, or let "
             "load_checkpoint build the right model (omit model=)."
         )
+    refuse_non_finite(state_dict, path)
     try:
         net.load_state_dict(state_dict)
     except RuntimeError as exc:
@@ -167,14 +187,6 @@ def data_fingerprint(data: ImageSet | None) -> dict[str, Any] | None:
         "synthetic": bool(data.synthetic),
         "sha256": _sha256(data.images) + _sha256(data.labels)[:16],
     }
-
-
-def read_history(out_dir: str | os.PathLike) -> dict[str, Any]:
-    """The ``history.json`` of a run folder: per-epoch losses, accuracies and seconds."""
-    path = Path(out_dir) / HISTORY_FILE
-    if not path.is_file():
-        raise CheckpointError(f"No training history at {path}; train a model into {out_dir} first.")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
@@ -245,7 +257,10 @@ def load_checkpoint(
         raise ValueError(f"weights must be 'best' or 'last'; got {weights!r}")
     path = Path(path) / MODEL_FILE if Path(path).is_dir() else Path(path)
     ckpt = read_checkpoint(path, mmap=True)  # the optimizer state (2/3 of it) is never read
-    state = _best_weights(path, ckpt)[0] if weights == "best" else ckpt["state_dict"]
+    state, source = ckpt["state_dict"], path
+    if weights == "best":
+        state, in_best_file = _best_weights(path, ckpt)
+        source = path.with_name(BEST_FILE) if in_best_file else path
     if state is None:
         warnings.warn(
             f"The best epoch of {path} was saved in {path.with_name(BEST_FILE)}, which is "
@@ -254,8 +269,8 @@ def load_checkpoint(
             stacklevel=2,
         )
         state = ckpt["state_dict"]
-    net = build_from_spec(ckpt["model"]) if model is None else model
-    load_weights(net, state, ckpt["model"], path)
+    net = build_from_spec(ckpt["model"], path) if model is None else model
+    load_weights(net, state, ckpt["model"], source)
     net.to(device if device is not None else "cpu").eval()
     return net, TrainConfig.from_dict(ckpt["config"]), ckpt.get("history") or {}
 
@@ -329,7 +344,7 @@ def save_epoch(
         "rng": rng,
     }
     write_checkpoint(out_dir / MODEL_FILE, payload)
-    atomic_write_json(out_dir / HISTORY_FILE, history)
+    write_companion_json(out_dir / HISTORY_FILE, history)  # removes a stale one on failure
     if is_best or best_state is not None:
         best = {**meta, "state_dict": state, "history": history}
         if not is_best:
@@ -358,9 +373,18 @@ def restore_run(
     ckpt = read_checkpoint(path, device)
     check_resumable(ckpt, config, kind, data, path, may_change)
     load_weights(net, ckpt["state_dict"], ckpt["model"], path)
-    optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt.get("scaler"):
-        scaler.load_state_dict(ckpt["scaler"])
+    try:
+        for i, moments in (ckpt["optimizer"].get("state") or {}).items():
+            tensors = {k: v for k, v in moments.items() if isinstance(v, torch.Tensor)}
+            refuse_non_finite({f"optimizer state {i} {k}": v for k, v in tensors.items()}, path)
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scaler"):
+            scaler.load_state_dict(ckpt["scaler"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"Cannot resume from {path}: its optimizer state does not fit ({exc}); it is "
+            "damaged. Pass resume=False to start afresh, or delete the folder."
+        ) from exc
     pending, in_best_file = _best_weights(path, ckpt, device, read=False)
     if pending is None and not in_best_file:
         warnings.warn(
@@ -370,31 +394,3 @@ def restore_run(
             stacklevel=2,
         )
     return ckpt["history"], pending
-
-
-#: The per-epoch lists of a training history, in the order :func:`record_epoch` fills them.
-_EPOCH_LISTS = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
-
-
-def new_history(kind: str) -> dict[str, Any]:
-    """An empty training history (the layout of ``history.json``)."""
-    lists = {k: [] for k in _EPOCH_LISTS}
-    return {"kind": kind, **lists, "total_seconds": 0.0, "best_epoch": None, "best_val_loss": None}
-
-
-def record_epoch(
-    history: dict[str, Any], epoch: int, train_loss: float, val: dict[str, float], seconds: float
-) -> bool:
-    """Append one epoch to ``history``; return whether it has the best validation loss so far.
-
-    Without validation data "best" is simply the latest epoch, as in the paper.
-    """
-    ref, best = val.get("val_loss"), history["best_val_loss"]
-    row = (epoch, train_loss, ref, val.get("val_accuracy"), seconds)
-    for key, value in zip(_EPOCH_LISTS, row, strict=True):
-        history[key].append(value)
-    history["total_seconds"] += seconds
-    is_best = ref is None or best is None or ref < best
-    if is_best:
-        history["best_epoch"], history["best_val_loss"] = epoch, ref
-    return is_best

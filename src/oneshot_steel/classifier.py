@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .data.imageset import ImageSet
-from .embedding import embed
+from .embedding import embed, finite
 from .evaluate import best_threshold
 
 __all__ = ["OneShotClassifier"]
@@ -69,7 +69,8 @@ class OneShotClassifier:
         return [self._names[int(k)] for k in self.labels]
 
     def _embed(self, images: ImageSet | torch.Tensor) -> torch.Tensor:
-        return embed(self.model, images, self.batch_size, self.device)
+        emb = embed(self.model, images, self.batch_size, self.device)
+        return finite(emb, f"the embeddings by {type(self.model).__name__}")
 
     def enroll(
         self,

@@ -25,7 +25,7 @@ from .cli_args import (
     _seed_list,
     json_text,
 )
-from .errors import OneShotSteelError
+from .errors import CheckpointError, OneShotSteelError
 from .files import repo_root
 
 
@@ -74,7 +74,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--image-size", type=_positive_int, default=100, metavar="PX", help="default: 100"
     )
-    p.add_argument("--val-fraction", type=float, default=0.2, help="default: 0.2")
+    p.add_argument("--val-fraction", type=float, default=0.2, help="default: 0.2; 0: no validation")
     _add_device_arg(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_train)
@@ -112,7 +112,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     history = fit(
         config,
         split.train,
-        split.val,
+        split.val if len(split.val) else None,  # --val-fraction 0: no validation
         args.out,
         device=args.device,
         progress=not args.no_progress,
@@ -168,6 +168,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .checkpoint import read_checkpoint
+    from .divergence import COLLAPSE_TOLERANCE, embedding_spread
     from .evaluate import embed, episodic_accuracy, pair_verification
     from .train import load_checkpoint
 
@@ -198,9 +199,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             f"the model was trained on {trained} and is evaluated on {scored}: these numbers "
             "say nothing about how it does on the data it was meant for"
         )
+    emb = embed(net, data, device=args.device)
+    if not bool(emb.isfinite().all()):  # finite weights (load_checkpoint checks) can overflow
+        raise CheckpointError(
+            f"{args.checkpoint} gives NaN or infinite embeddings of these images although its "
+            "weights are finite: the run blew up. Train again with a lower learning rate."
+        )
+    if embedding_spread(emb) < COLLAPSE_TOLERANCE and bool((data.images != data.images[0]).any()):
+        warnings.append(
+            f"every image gets the same embedding from {args.checkpoint}: the model has "
+            "collapsed (a run that blew up?) and the numbers below are chance; train again"
+        )
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    emb = embed(net, data, device=args.device)
     ep = episodic_accuracy(
         emb, data, args.n_way, args.k_shot, args.queries, args.episodes, args.seed
     )

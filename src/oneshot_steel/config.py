@@ -9,6 +9,7 @@ back from every checkpoint, and the tasks read their settings from it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar
 
@@ -24,6 +25,38 @@ __all__ = [
 #: the ``model.pt`` and ``best.pt`` of one run): more epochs extend it, and how often it is
 #: saved does not change what is computed.
 RESUMABLE_FIELDS = frozenset({"epochs", "checkpoint_every"})
+#: The embedding nets a TrainConfig can name (see :func:`oneshot_steel.models.build_model`).
+_MODELS = ("paper", "compact", "resnet18")
+
+
+def _check(config: Any, rules: dict[str, tuple[str, Any]]) -> None:
+    """Raise a ValueError naming the first field of ``config`` that breaks its rule: a
+    setting no run can use fails here, not epochs later (or never: epochs=0 trained nothing).
+
+    ``rules``: field -> (what it must be, in words; a test of its value).
+    """
+    for name, (must, ok) in rules.items():
+        value = getattr(config, name)
+        try:
+            good = bool(ok(value))
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise ValueError(f"{type(config).__name__}.{name} must be {must}; got {value!r}")
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _positive(v: Any) -> bool:
+    return math.isfinite(v) and v > 0
+
+
+_INT = ("a whole number >= 1", _positive_int)
+_POSITIVE = ("a finite number > 0", _positive)
+_BRIGHTNESS = ("a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+_BETAS = ("two numbers in [0, 1)", lambda v: len(v) == 2 and all(0 <= b < 1 for b in v))
 
 
 @dataclass(frozen=True)
@@ -57,6 +90,26 @@ class TrainConfig:
     ssl_batch: int = 48  #: self-supervised training: images per step (two views each)
     temperature: float = 0.2  #: self-supervised training: NT-Xent temperature
     pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
+
+    def __post_init__(self) -> None:
+        ints = ("embedding_dim", "width", "batch_size", "epochs", "pairs_per_epoch", "val_pairs")
+        ints += ("n_way", "k_shot", "n_query", "episodes_per_epoch", "val_episodes")
+        _check(
+            self,
+            {
+                "model": ("'paper', 'compact' or 'resnet18'", lambda v: v in _MODELS),
+                **dict.fromkeys(ints, _INT),
+                "checkpoint_every": _INT,
+                "lr": _POSITIVE,
+                "betas": _BETAS,
+                "margin": _POSITIVE,
+                "p_same": ("a probability in [0, 1]", lambda v: 0 <= v <= 1),
+                "brightness": _BRIGHTNESS,
+                "crop_size": ("0 (whole images) or a size >= 1", lambda v: v >= 0),
+                "ssl_batch": ("a whole number >= 2", lambda v: _positive_int(v) and v >= 2),
+                "temperature": _POSITIVE,
+            },
+        )
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> TrainConfig:
@@ -131,6 +184,19 @@ class CNNConfig:
     rotate: ClassVar[bool] = True
     flip: ClassVar[bool] = True
     crop_size: ClassVar[int] = 0
+
+    def __post_init__(self) -> None:
+        _check(
+            self,
+            {
+                "model": ("'paper' or 'compact'", lambda v: v in ("paper", "compact")),
+                **dict.fromkeys(("width", "batch_size", "epochs"), _INT),
+                "samples_per_epoch": ("None or " + _INT[0], lambda v: v is None or _INT[1](v)),
+                "lr": _POSITIVE,
+                "betas": _BETAS,
+                "brightness": _BRIGHTNESS,
+            },
+        )
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> CNNConfig:

@@ -67,7 +67,8 @@ def _embeddings(
 ) -> torch.Tensor:
     """A model's embeddings of ``images``, or a given ``[N, D]`` tensor after a shape check."""
     if isinstance(model_or_embeddings, nn.Module):
-        return embed(model_or_embeddings, images, batch_size, device)
+        emb = embed(model_or_embeddings, images, batch_size, device)
+        return finite(emb, f"the embeddings by {type(model_or_embeddings).__name__}")
     emb = model_or_embeddings
     if not isinstance(emb, torch.Tensor) or emb.ndim != 2 or emb.shape[0] != n:
         shape = tuple(emb.shape) if isinstance(emb, torch.Tensor) else type(emb).__name__
@@ -75,4 +76,17 @@ def _embeddings(
             f"expected a model or an embedding tensor [N={n}, D] (one row per image, e.g. "
             f"images.flatten(1).float() for raw pixels); got {shape}"
         )
-    return emb.float()
+    return finite(emb.float(), "the embeddings given")
+
+
+def finite(emb: torch.Tensor, what: str) -> torch.Tensor:
+    """``emb``, or a ValueError if it holds NaN or inf: distances to NaN compare false, so a
+    broken model would otherwise score chance (or fail deep in scikit-learn)."""
+    bad = ~torch.isfinite(emb).all(dim=1)
+    if bool(bad.any()):
+        raise ValueError(
+            f"{what} hold NaN or infinite values ({int(bad.sum())} of {len(emb)} images, the "
+            f"first is image {int(bad.nonzero()[0])}): the model's weights are not finite (a "
+            "run that blew up?). Load another checkpoint or train again."
+        )
+    return emb

@@ -52,7 +52,8 @@ class CheckpointError(OneShotSteelError):
 
 
 class TrainingDivergedError(OneShotSteelError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """A run blew up (NaN/inf loss or weights, or every image got one embedding); the last
+    good checkpoint is kept."""
 
 
 class ModeError(OneShotSteelError, ValueError):

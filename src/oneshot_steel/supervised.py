@@ -31,9 +31,9 @@ from .data.imageset import ImageSet
 from .data.splits import stratified_split
 from .errors import CheckpointError
 from .evaluate import mean_ci95
-from .files import atomic_write_json
 from .models import CompactEmbeddingNet, PaperCNNClassifier
 from .runtime import default_device
+from .torch_io import load_file, refuse_non_finite, write_companion_json
 from .train import train_classifier, train_or_load
 from .truncate import cap_epochs, test_steps
 
@@ -220,7 +220,7 @@ def train_cnn(
             **({"test_steps": test_steps()} if test_steps() is not None else {}),
         }
         write_checkpoint(path, payload)
-        atomic_write_json(path.with_suffix(".json"), result.to_dict())
+        write_companion_json(path.with_suffix(".json"), result.to_dict())
     result.model = net.eval()
     return result
 
@@ -229,21 +229,24 @@ def _load_cnn(
     path: Path, config: CNNConfig, data: dict, n_cls: int, size: int, device: torch.device
 ) -> CNNResult | None:
     """The stored result when ``path`` holds this config trained on this data, else None."""
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise CheckpointError(
-            f"Cannot read the CNN checkpoint {path} ({type(exc).__name__}); delete it to retrain."
-        ) from exc
+    blob = load_file(path)  # never runs code from the file; names it when unreadable
+    if not isinstance(blob, dict):
+        raise CheckpointError(f"{path} is not a CNN checkpoint of this package; delete it.")
     if blob.get("config") != config.to_dict() or blob.get("data") != data:
         return None  # another run: train again and overwrite it
     if blob.get("test_steps") != test_steps():
         return None  # a truncated test run and a real one never mix (see .truncate)
-    stored = dict(blob["result"])
-    stored.pop("ci95", None)
-    result = CNNResult(**stored)
     net = build_cnn(config, n_cls, size)
-    net.load_state_dict(blob["state_dict"])
+    try:
+        stored = {k: v for k, v in blob["result"].items() if k != "ci95"}
+        result = CNNResult(**stored)
+        refuse_non_finite(blob["state_dict"], path)
+        net.load_state_dict(blob["state_dict"])
+    except (AttributeError, KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(
+            f"{path} is damaged or from another version ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}); delete it to train the CNN again."
+        ) from exc
     result.model = net.to(device).eval()
     return result
 

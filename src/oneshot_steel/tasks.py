@@ -17,6 +17,9 @@ resumed run needs no saved RNG state.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -31,6 +34,7 @@ from .sampling import EpisodeSampler, PairSampler
 
 __all__ = [
     "AUGMENT",
+    "CHECK_IMAGES",
     "EPISODES",
     "INIT",
     "VALIDATION",
@@ -53,6 +57,21 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
 #: examples each step sees (episodes; self-supervised and classification batches), and the
 #: fixed validation pairs or episodes.
 INIT, AUGMENT, EPISODES, VALIDATION = range(4)
+#: Without validation images, the divergence check embeds this many training images per epoch.
+CHECK_IMAGES = 64
+
+
+@contextmanager
+def _about_the_validation_set(n: int) -> Iterator[None]:
+    """Say that a sampler's complaint is about the validation set, which the caller never
+    sampled themselves (the same message about the training set would mislead)."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(
+            f"the validation set ({n} images): {exc} Hold out more images (val_fraction) or "
+            "pass val_set=None to train without validation."
+        ) from None
 
 
 class Task:
@@ -73,6 +92,17 @@ class Task:
         device = next(net.parameters()).device
         self.cfg, self.net, self.device = cfg, net, device
         self.memory_format = memory_format  # channels_last on CPUs (train.autocast_settings)
+        size, least = train.image_size, getattr(net, "min_size", None)
+        if cfg.crop_size > size:  # would silently train on whole images
+            raise ValueError(
+                f"crop_size={cfg.crop_size} is larger than the {size}x{size} training images; "
+                f"use at most {size}, or 0 for whole images."
+            )
+        if cfg.crop_size and least and cfg.crop_size < least:
+            raise ValueError(
+                f"crop_size={cfg.crop_size} is too small: {type(net).__name__} takes images of "
+                f"at least {least}x{least}; use crop_size >= {least}, or 0 for whole images."
+            )
         if cfg.crop_size and getattr(net, "image_size", None) is not None:
             raise ValueError(
                 f"crop_size={cfg.crop_size} needs a net that takes any input size (model "
@@ -81,6 +111,17 @@ class Task:
             )
         self.images, self.labels = train.images.to(device), train.labels.to(device)  # resident
         self.val = None if val is None else (val.images.to(device), val.labels.to(device))
+        self.classes = list(train.classes)  # so that an error names 'Cr', not label 2
+        # What the divergence check embeds after each epoch: the validation images, else a
+        # fixed, evenly spread sample of training images (the check must also run without).
+        if self.val is not None:
+            self.check_images, self.check_what = self.val[0], "validation images"
+        else:
+            n = len(self.images)
+            probe = torch.linspace(0, n - 1, min(n, CHECK_IMAGES), device=device).long()
+            self.check_images, self.check_what = self.images[probe], "training images checked"
+        first = self.check_images[:1]
+        self.check_distinct = bool((self.check_images != first).any())  # else one point is right
         self.setup()
 
     def setup(self) -> None:
@@ -101,8 +142,9 @@ class Task:
         return {}
 
     def val_embeddings(self) -> torch.Tensor:
-        """Each validation image embedded once, in eval mode, without augmentation."""
-        return embed(self.net, self.val[0], device=self.device, keep_on_device=True)
+        """Each check image (the validation images when there are some) embedded once, in eval
+        mode, without augmentation: what :meth:`validate` and the divergence check read."""
+        return embed(self.net, self.check_images, device=self.device, keep_on_device=True)
 
 
 class PairTask(Task):
@@ -111,10 +153,15 @@ class PairTask(Task):
 
     def setup(self) -> None:
         c = self.cfg
-        self.sampler = PairSampler(self.labels, c.pairs_per_epoch, c.p_same, c.seed)
+        names = self.classes
+        self.sampler = PairSampler(
+            self.labels, c.pairs_per_epoch, c.p_same, c.seed, class_names=names
+        )
         if self.val is not None:
             seed = epoch_seed(c.seed, 0, VALIDATION)
-            self.val_pairs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed).sample_epoch(0)
+            with _about_the_validation_set(len(self.val[1])):
+                vs = PairSampler(self.val[1], c.val_pairs, c.p_same, seed, class_names=names)
+            self.val_pairs = vs.sample_epoch(0)
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
         pairs, bs = self.sampler.sample_epoch(epoch), self.cfg.batch_size
@@ -127,8 +174,8 @@ class PairTask(Task):
         e1, e2 = self.net(x).float().chunk(2)
         return contrastive_loss(euclidean_distance(e1, e2), same, self.cfg.margin)
 
-    def validate(self) -> dict[str, float]:
-        emb, (i1, i2, same) = self.val_embeddings(), self.val_pairs
+    def validate(self, emb: torch.Tensor) -> dict[str, float]:
+        i1, i2, same = self.val_pairs
         d = euclidean_distance(emb[i1], emb[i2])
         acc = ((d < self.cfg.margin).float() == same).float().mean()
         return {
@@ -143,10 +190,13 @@ class EpisodeTask(Task):
 
     def setup(self) -> None:
         c = self.cfg
-        shape = (c.n_way, c.k_shot, c.n_query)
-        self.sampler = EpisodeSampler(self.labels, *shape, seed=epoch_seed(c.seed, 0, EPISODES))
+        shape, names = (c.n_way, c.k_shot, c.n_query), self.classes
+        seed = epoch_seed(c.seed, 0, EPISODES)
+        self.sampler = EpisodeSampler(self.labels, *shape, seed=seed, class_names=names)
         if self.val is not None:
-            vs = EpisodeSampler(self.val[1], *shape, seed=epoch_seed(c.seed, 0, VALIDATION))
+            seed = epoch_seed(c.seed, 0, VALIDATION)
+            with _about_the_validation_set(len(self.val[1])):
+                vs = EpisodeSampler(self.val[1], *shape, seed=seed, class_names=names)
             self.val_episodes = vs.sample(c.val_episodes)
 
     def batches(self, epoch: int) -> list[tuple[torch.Tensor, ...]]:
@@ -160,8 +210,8 @@ class EpisodeTask(Task):
         n_support = support.numel()
         return prototypical_loss(emb[:n_support].view(*support.shape, -1), emb[n_support:])[0]
 
-    def validate(self) -> dict[str, float]:
-        emb, eps = self.val_embeddings(), self.val_episodes
+    def validate(self, emb: torch.Tensor) -> dict[str, float]:
+        eps = self.val_episodes
         results = [
             prototypical_loss(emb[s], emb[q]) for s, q in zip(eps.support, eps.query, strict=True)
         ]
@@ -226,8 +276,8 @@ class ClassificationTask(Task):
     def train_metrics(self) -> dict[str, float]:
         return {"train_accuracy": float(torch.stack(self.hits).sum()) / self.seen}
 
-    def validate(self) -> dict[str, float]:
-        logits, labels = self.val_embeddings(), self.val[1]
+    def validate(self, logits: torch.Tensor) -> dict[str, float]:
+        labels = self.val[1]
         return {
             "val_loss": float(F.cross_entropy(logits, labels)),
             "val_accuracy": float((logits.argmax(1) == labels).float().mean()),

@@ -15,8 +15,9 @@ Design choices a reader should know about:
   ``(seed, epoch)``. A run resumed after epoch k therefore needs no saved RNG state and, on a
   CPU, ends with bit-identical weights to an uninterrupted run.
 - Each epoch ends with one checkpoint written atomically (see :mod:`oneshot_steel.checkpoint`);
-  a NaN/inf loss raises :class:`~oneshot_steel.errors.TrainingDivergedError` before anything
-  is written, so the last good checkpoint survives.
+  a NaN/inf loss, weight or BatchNorm statistic, or embeddings collapsed onto one point raise
+  :class:`~oneshot_steel.errors.TrainingDivergedError` before anything is written
+  (:mod:`oneshot_steel.divergence`), so the last good checkpoint survives.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -49,7 +49,7 @@ from .checkpoint import (
 )
 from .config import PRESETS, CNNConfig, TrainConfig
 from .data.imageset import ImageSet
-from .errors import TrainingDivergedError
+from .divergence import check_epoch
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
 from .runtime import default_device
 from .tasks import (
@@ -94,8 +94,15 @@ def fused_adam(net: nn.Module, lr: float, betas: tuple[float, float]) -> torch.o
 
 
 def _check_sets(train_set: ImageSet, val_set: ImageSet | None) -> None:
+    if len(train_set) == 0:
+        raise ValueError("train_set holds no images; check the data folder and the classes")
     if val_set is None:
         return
+    if len(val_set) == 0:
+        raise ValueError(
+            "val_set holds no images: hold out some (val_fraction > 0), or pass val_set=None "
+            "to train without validation (the last epoch is then kept)"
+        )
     if val_set.classes != train_set.classes or val_set.image_size != train_set.image_size:
         raise ValueError(
             f"val_set must hold held-out images of the TRAINING classes at the same size: "
@@ -249,9 +256,20 @@ def _fit(
             scaler.update()
             step_losses.append(loss.detach())
         losses = torch.stack(step_losses).float().cpu()  # one device sync per epoch
-        val = task.validate() if val_set is not None else {}
-        kept = files.path if files else None
-        _raise_if_diverged(losses, val.get("val_loss", 0.0), epoch, config.lr, kept)
+        emb = task.val_embeddings()
+        val = task.validate(emb) if val_set is not None else {}
+        check_epoch(  # before anything is written: a blown-up epoch is never saved
+            epoch,
+            losses,
+            val.get("val_loss"),
+            net,
+            optimizer,
+            emb,
+            what=task.check_what,
+            distinct=task.check_distinct,
+            lr=config.lr,
+            kept=files.path if files else None,
+        )
         seconds = time.perf_counter() - t0  # compute + validation, not the checkpoint write
         is_best = record_epoch(history, epoch + 1, float(losses.mean()), val, seconds)
         for key, value in task.train_metrics().items():
@@ -263,25 +281,6 @@ def _fit(
         )
     bar.close()
     return net, history
-
-
-def _raise_if_diverged(
-    losses: torch.Tensor, val_loss: float, epoch: int, lr: float, path: Path | None
-) -> None:
-    bad = (~torch.isfinite(losses)).nonzero().flatten()
-    if not len(bad) and np.isfinite(val_loss):
-        return
-    where = f"validation (loss {val_loss})"
-    if len(bad):
-        where = f"step {int(bad[0]) + 1} of {len(losses)} (loss {float(losses[bad[0]])})"
-    kept = "No checkpoint was written."
-    if path is not None and path.is_file():
-        kept = f"The last good checkpoint {path} is kept unchanged."
-    raise TrainingDivergedError(
-        f"Training diverged in epoch {epoch + 1}, {where}. {kept} Try a lower learning rate "
-        f"(lr={lr:g} now; e.g. lr={lr / 10:g}) or amp=False, and check the data for blank or "
-        "corrupt images."
-    )
 
 
 def train_siamese(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import resource
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-import oneshot_steel.deploy as deploy
+import oneshot_steel.export as export
 from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.deploy import (
     OnnxEmbeddingNet,
@@ -213,10 +216,43 @@ def test_load_torchscript_names_a_missing_file(tmp_path: Path) -> None:
         load_torchscript(tmp_path / "nothing.pt")
 
 
+@contextmanager
+def _file_size_limit(limit: int) -> Iterator[None]:
+    """Files this process writes may not grow past ``limit`` bytes (the soft limit only, so
+    it can be lifted again). CPython ignores SIGXFSZ, so such a write fails with EFBIG."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_an_export_that_cannot_be_written_names_the_file_and_keeps_the_old(
+    compact: nn.Module, tmp_path: Path
+) -> None:
+    path = export_torchscript(compact, tmp_path / "net.pt", image_size=40)
+    before = path.read_bytes()
+    with _file_size_limit(len(before) // 2), pytest.raises(OneShotSteelError) as err:
+        export_torchscript(PaperEmbeddingNet(image_size=40), path, image_size=40)
+    assert str(err.value).startswith(f"could not write {path}:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.pt"] and path.read_bytes() == before
+
+
+def test_a_file_that_is_no_export_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "net.pt"
+    bad.write_bytes(b"not a model" * 100)
+    with pytest.raises(OneShotSteelError, match=r"net\.pt is not a TorchScript file"):
+        load_torchscript(bad)
+    pytest.importorskip("onnx")
+    with pytest.raises(OneShotSteelError, match=r"net\.pt is not an ONNX model"):
+        OnnxEmbeddingNet(bad)
+
+
 def test_onnx_export_without_onnx_says_what_to_install(
     compact: nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deploy, "onnx_available", lambda: False)
+    monkeypatch.setattr(export, "onnx_available", lambda: False)
     with pytest.raises(OneShotSteelError, match="pip install onnx"):
         export_onnx(compact, tmp_path / "net.onnx")
     assert not (tmp_path / "net.onnx").exists()
