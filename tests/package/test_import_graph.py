@@ -23,6 +23,7 @@ PACKAGE = "oneshot_steel"
 #: models' networks, so it imports models at module level.
 ALLOWED_EDGES = frozenset({("oneshot_steel.models", "oneshot_steel.transfer")})
 
+
 def _modules() -> dict[str, tuple[Path, bool]]:
     """Dotted module name -> (file, is a package ``__init__``)."""
     found = {}
