@@ -16,14 +16,14 @@ from pathlib import Path
 import pytest
 import torch
 from torch import nn
+from toys import synthetic_imageset
 
 import oneshot_steel
 from oneshot_steel.checkpoint import read_checkpoint, read_history
 from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.cli import main
 from oneshot_steel.config import CNNConfig
-from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
-from oneshot_steel.data.synthetic import synthetic_images
+from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.divergence import COLLAPSE_TOLERANCE, embedding_spread
 from oneshot_steel.errors import CheckpointError, TrainingDivergedError
 from oneshot_steel.evaluate import embed, episodic_accuracy, pair_verification
@@ -42,21 +42,10 @@ SMOKE = TrainConfig.preset("smoke", epochs=1)
 RUN_FILES = ("model.pt", "best.pt", "history.json")
 
 
-def _synthetic(size: int, n: int) -> ImageSet:
-    images, labels = synthetic_images(seed=0, n_per_class=n, size=size)
-    return ImageSet(
-        torch.from_numpy(images)[:, None],
-        torch.from_numpy(labels),
-        list(NEU_CLASSES),
-        [f"img{i}" for i in range(len(labels))],
-        synthetic=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def split() -> tuple[ImageSet, ImageSet]:
     """(train, val): 30 + 10 images of RS, Pa and In, 32x32 (as tests/package/test_train.py)."""
-    seen = _synthetic(32, 40).subset(["RS", "Pa", "In"])
+    seen = synthetic_imageset(32, 40).subset(["RS", "Pa", "In"])
     held_out = torch.arange(len(seen)) % 40 < 10
     return seen.select(torch.nonzero(~held_out).flatten()), seen.select(
         torch.nonzero(held_out).flatten()
@@ -292,7 +281,7 @@ def test_non_finite_embeddings_are_named_in_evaluation(split) -> None:
 # ------------------------------------------------------------------ 3. a class too small
 def _with_one_cr() -> ImageSet:
     """The training images of RS and Pa, and a single image of Cr (label 2)."""
-    data = _synthetic(32, 30).subset(["RS", "Pa", "Cr"])
+    data = synthetic_imageset(32, 30).subset(["RS", "Pa", "Cr"])
     first_cr = torch.nonzero(data.labels == 2).flatten()[:1]
     return data.select(torch.cat([torch.nonzero(data.labels < 2).flatten(), first_cr]))
 

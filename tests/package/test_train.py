@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from toys import synthetic_imageset
 
 from oneshot_steel.checkpoint import (
     FORMAT_VERSION,
@@ -19,8 +20,7 @@ from oneshot_steel.checkpoint import (
     save_epoch,
 )
 from oneshot_steel.config import CNNConfig
-from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
-from oneshot_steel.data.synthetic import synthetic_images
+from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.errors import CheckpointError, TrainingDivergedError
 from oneshot_steel.evaluate import episodic_accuracy
 from oneshot_steel.models import (
@@ -43,21 +43,10 @@ TINY = TrainConfig.preset("smoke", epochs=3, pairs_per_epoch=64, val_pairs=64, l
 TIMING_KEYS = {"seconds", "total_seconds"}
 
 
-def _synthetic(size: int, n: int) -> ImageSet:
-    images, labels = synthetic_images(seed=0, n_per_class=n, size=size)
-    return ImageSet(
-        torch.from_numpy(images)[:, None],
-        torch.from_numpy(labels),
-        list(NEU_CLASSES),
-        [f"img{i}" for i in range(len(labels))],
-        synthetic=True,
-    )
-
-
 @pytest.fixture(scope="module")
 def split() -> tuple[ImageSet, ImageSet, ImageSet]:
     """(train, val, test): 30 + 10 images per training class, 40 per unseen class, 32x32."""
-    data = _synthetic(32, 40)
+    data = synthetic_imageset(32, 40)
     seen, test = data.subset(["RS", "Pa", "In"]), data.subset(["Cr", "PS", "Sc"])
     held_out = torch.arange(len(seen)) % 40 < 10
     return (

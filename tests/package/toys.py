@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
+from oneshot_steel.data.synthetic import synthetic_images
+
 
 class MeanPixel(nn.Module):
     """A 1-d embedding, the mean pixel in [-1, 1]; counts the images it has seen."""
@@ -25,4 +28,16 @@ def flat_images(values: list[int], size: int = 8) -> torch.Tensor:
         torch.tensor(values, dtype=torch.uint8)[:, None, None, None]
         .expand(-1, 1, size, size)
         .clone()
+    )
+
+
+def synthetic_imageset(size: int, n: int) -> ImageSet:
+    """``n`` stand-in images per NEU class at ``size`` px, built in memory (no files)."""
+    images, labels = synthetic_images(seed=0, n_per_class=n, size=size)
+    return ImageSet(
+        torch.from_numpy(images)[:, None],
+        torch.from_numpy(labels),
+        list(NEU_CLASSES),
+        [f"img{i}" for i in range(len(labels))],
+        synthetic=True,
     )
