@@ -102,21 +102,38 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     A ``kill -9`` can still leave a ``.NAME.*.tmp`` beside ``path``; nothing reads those.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with sigterm_unwinds():
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        tmp_path = Path(tmp)
-        try:
-            write(tmp_path)
-            tmp_path.chmod(0o666 & ~_current_umask())  # mkstemp makes 0600: normal permissions
-            _fsync_file(tmp_path)
-            os.replace(tmp_path, path)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sigterm_unwinds():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            tmp_path = Path(tmp)
+            try:
+                write(tmp_path)
+                tmp_path.chmod(0o666 & ~_current_umask())  # mkstemp makes 0600: normal perms
+                _fsync_file(tmp_path)
+                os.replace(tmp_path, path)
+            except BaseException:
+                tmp_path.unlink(missing_ok=True)
+                raise
+    except OSError as err:
+        raise _named(err, path) from err
     fsync_folder(path.parent)
     return path
+
+
+def _named(err: OSError, path: Path) -> OSError:
+    """``err`` retold about ``path``, the file the caller asked for, not the temporary file
+    the failure happened in; same errno, so it is still a PermissionError, and so on."""
+    if err.filename is not None and Path(err.filename) == path:
+        return err  # already names it
+    reason = err.strerror or str(err)
+    message = (
+        f"could not write {path}: {reason}. Nothing was changed there (the previous version, "
+        "if any, is intact); check that its folder is writable and the disk has space, "
+        "then run again"
+    )
+    return OSError(err.errno, message) if err.errno is not None else OSError(message)
 
 
 def _current_umask() -> int:

@@ -5,6 +5,7 @@ writes that a power loss or a SIGTERM could leave half done. See tests/BAD_INPUT
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import shutil
@@ -284,6 +285,28 @@ def test_atomic_write_leaves_sigterm_alone_outside_and_in_threads(tmp_path):
     worker.start()  # signal handlers belong to the main thread: none is installed here
     worker.join()
     assert (tmp_path / "b").read_text() == "from a thread"
+
+
+def test_a_failed_atomic_write_names_the_target_not_the_temp_file(tmp_path):
+    target = tmp_path / "best.pt"
+    target.write_text("the previous version")
+
+    def disk_full(tmp: Path) -> None:
+        tmp.write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    with pytest.raises(OSError, match=r"could not write .*best\.pt: No space left") as caught:
+        atomic_write(target, disk_full)
+    assert caught.value.errno == errno.ENOSPC and ".tmp" not in str(caught.value)
+    assert "disk has space" in str(caught.value)
+    assert sorted(os.listdir(tmp_path)) == ["best.pt"]
+    assert target.read_text() == "the previous version"
+
+
+def test_an_atomic_write_into_a_file_posing_as_folder_names_the_target(tmp_path):
+    (tmp_path / "runs").write_text("a file where a folder should be")
+    with pytest.raises(NotADirectoryError, match=r"could not write .*runs/seed0/model\.pt"):
+        atomic_write_text(tmp_path / "runs" / "seed0" / "model.pt", "x")
 
 
 # --------------------------------------------------------------------------- found elsewhere
