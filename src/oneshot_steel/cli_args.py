@@ -40,6 +40,17 @@ def _distance(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    """A rate or scale: a finite number > 0 (a learning rate of 0 or NaN would train nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
 def _out_dir(text: str) -> Path:
     """A folder to write into, checked before any work: not a file, and creatable/writable."""
     path = Path(text).expanduser()

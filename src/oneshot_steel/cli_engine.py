@@ -21,6 +21,7 @@ from .cli_args import (
     _int,
     _load_data,
     _out_dir,
+    _positive_float,
     _positive_int,
     _seed_list,
     json_text,
@@ -43,6 +44,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _add_data_arg(p)
     p.add_argument("--out", type=_out_dir, required=True, metavar="DIR", help="run folder")
     p.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="Adam's learning rate (default: the preset's); lower it when training diverges",
+    )
     p.add_argument(
         "--train-classes",
         type=_class_list,
@@ -108,6 +115,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     split = one_shot_split(data, train_classes, test_classes, args.val_fraction, args.seed)
     overrides = {"seed": args.seed, "crop_size": args.crop_size}
     overrides |= {"model": args.model} if args.model else {}
+    overrides |= {"lr": args.lr} if args.lr is not None else {}
     config = TrainConfig.preset(args.preset, **overrides)
     history = fit(
         config,

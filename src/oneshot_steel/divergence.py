@@ -122,6 +122,6 @@ def check_epoch(
         note = f"The last good checkpoint {kept} is kept unchanged."
     raise TrainingDivergedError(
         f"Training diverged in epoch {epoch + 1}{problem}. {note} Try a lower learning rate "
-        f"(lr={lr:g} now; e.g. lr={lr / 10:g}) or amp=False, and check the data for blank or "
-        "corrupt images."
+        f"(lr={lr:g} now; e.g. lr={lr / 10:g}: TrainConfig(lr=...), or --lr on the command "
+        "line) or TrainConfig(amp=False), and check the data for blank or corrupt images."
     )

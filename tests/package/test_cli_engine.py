@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from oneshot_steel.cli import main
 
@@ -27,6 +28,8 @@ def trained_run(tiny_neu_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
             str(out),
             "--seed",
             "0",
+            "--lr",
+            "0.002",
             "--image-size",
             "32",
             "--device",
@@ -42,6 +45,17 @@ def test_train_writes_checkpoint_and_history(trained_run: Path) -> None:
     assert (trained_run / "model.pt").is_file()
     history = json.loads((trained_run / "history.json").read_text())
     assert len(history["train_loss"]) == 2  # the smoke preset's epochs
+    config = torch.load(trained_run / "model.pt", weights_only=True)["config"]
+    assert config["lr"] == 0.002  # --lr overrides the preset's
+
+
+@pytest.mark.parametrize("lr", ["0", "-1e-3", "nan", "fast"])
+def test_train_refuses_a_learning_rate_that_trains_nothing(
+    lr: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--out", str(tmp_path / "run"), f"--lr={lr}"]) == 2
+    assert "argument --lr: expected a" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_evaluate_prints_one_json_object(
