@@ -10,7 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_args import _int, _positive_int
+from .cli_args import _int, _positive_float, _positive_int
+
+#: data.download.Limits' defaults, retyped so that `--help` imports no torch (a test compares)
+FETCH_TIMEOUT_S, FETCH_DEADLINE_S = 60.0, 3600.0
 
 
 # --------------------------------------------------------------------------- fetch-data
@@ -38,6 +41,22 @@ def _add_fetch_data(sub: argparse._SubParsersAction) -> None:
         help="a folder (flat or per class), .zip, .tar, .tar.gz, .tar.bz2 or .tar.xz "
         "holding NEU-CLS, instead of downloading",
     )
+    p.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=FETCH_TIMEOUT_S,
+        metavar="S",
+        help=f"give a mirror up when one connect, name lookup or read takes longer than S "
+        f"seconds (default: {FETCH_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--deadline",
+        type=_positive_float,
+        default=FETCH_DEADLINE_S,
+        metavar="S",
+        help=f"give a mirror up when the whole download takes longer than S seconds "
+        f"(default: {FETCH_DEADLINE_S:g}; raise it on a very slow link)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or messages")
     p.set_defaults(handler=_cmd_fetch_data)
 
@@ -45,7 +64,13 @@ def _add_fetch_data(sub: argparse._SubParsersAction) -> None:
 def _cmd_fetch_data(args: argparse.Namespace) -> int:
     from .data.fetch import fetch_neu
 
-    dest = fetch_neu(args.dest, from_path=args.from_path, progress=not args.no_progress)
+    dest = fetch_neu(
+        args.dest,
+        from_path=args.from_path,
+        progress=not args.no_progress,
+        timeout=args.timeout,
+        deadline=args.deadline,
+    )
     print(dest)
     return 0
 

@@ -11,9 +11,15 @@ place and says so, and every result computed with it is labelled accordingly.
 
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
+
 import torch
 from torch import nn
 
+from .data.download import Limits, download
+from .files import atomic_write
 from .models import check_image_batch
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ResNet18Embedding", "load_imagenet_weights"]
@@ -64,27 +70,25 @@ class ResNet18Embedding(nn.Module):
         return self.head(self.backbone((rgb - self.mean) / self.std))
 
 
-def load_imagenet_weights(net: ResNet18Embedding, *, allow_download: bool = True) -> bool:
+def load_imagenet_weights(
+    net: ResNet18Embedding, *, allow_download: bool = True, limits: Limits | None = None
+) -> bool:
     """Put torchvision's ImageNet weights into ``net``'s backbone; ``True`` when that worked.
 
-    Uses torch's hub cache (``~/.cache/torch/hub``), downloading once when online. Without a
-    network (or with ``allow_download=False`` and an empty cache) it prints why, keeps the
-    random initialisation and returns ``False``: the caller must report its numbers as
-    "ResNet-18, random init" rather than "pretrained".
+    Uses torch's hub cache (``~/.cache/torch/hub``), downloading once when online, with the
+    same bounds as the data download (``limits``, default :class:`Limits`: a stalled or
+    trickling connection is given up within a minute, where torch's own download would wait
+    for ever). Without a network (or with ``allow_download=False`` and an empty cache) it
+    prints why, keeps the random initialisation and returns ``False``: the caller must report
+    its numbers as "ResNet-18, random init" rather than "pretrained".
     """
     from torchvision.models import ResNet18_Weights
 
     weights = ResNet18_Weights.IMAGENET1K_V1
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
     try:
-        if allow_download:
-            state = weights.get_state_dict(progress=False, check_hash=True)
-        else:
-            from pathlib import Path
-
-            cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-            if not cached.is_file():
-                raise FileNotFoundError(f"{cached} is not in the torch hub cache")
-            state = torch.load(cached, map_location="cpu", weights_only=True)
+        cached = fetch_hub_file(weights.url, folder, allow_download, limits or Limits())
+        state = torch.load(cached, map_location="cpu", weights_only=True)
     except Exception as err:  # offline, proxy, corrupt cache: all mean "no pretrained weights"
         print(
             f"ImageNet weights for ResNet-18 are not available ({type(err).__name__}: {err}). "
@@ -96,3 +100,28 @@ def load_imagenet_weights(net: ResNet18Embedding, *, allow_download: bool = True
     net.backbone.load_state_dict(state, strict=True)
     print(f"Loaded ImageNet weights for ResNet-18 ({weights.url.rsplit('/', 1)[-1]}).")
     return True
+
+
+def fetch_hub_file(url: str, folder: Path, allow_download: bool, limits: Limits) -> Path:
+    """``folder/NAME`` of ``url``, downloaded (atomically, within ``limits``) when missing.
+
+    Torch hub names its files ``name-<first hex digits of the SHA-256>.ext``; a download whose
+    digest does not start with them is refused and not kept, as torch's ``check_hash`` does.
+    """
+    cached = folder / url.rsplit("/", 1)[-1]
+    if cached.is_file():
+        return cached
+    if not allow_download:
+        raise FileNotFoundError(f"{cached} is not in the torch hub cache")
+    prefix = re.search(r"-([a-f0-9]{6,})\.", cached.name)
+
+    def write(tmp: Path) -> None:
+        download(url, tmp, limits=limits, progress=False)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        if prefix and not digest.startswith(prefix.group(1)):
+            raise ValueError(
+                f"{url} sent a file whose SHA-256 {digest[:12]}... does not start with "
+                f"{prefix.group(1)}, as its name says: a corrupt download (nothing was kept)"
+            )
+
+    return atomic_write(cached, write)

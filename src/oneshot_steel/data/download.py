@@ -6,7 +6,9 @@ that arrive; once the file's deadline passes, or fewer than ``min_rate`` bytes p
 arrived over the last ``rate_window`` seconds, it shuts the connection's socket down, which
 wakes the blocked read at once, and the download raises :class:`DownloadTooSlowError` (a
 :class:`TimeoutError`, so :func:`~oneshot_steel.data.fetch.fetch_neu` moves on to the next
-mirror). Name resolution happens before there is a socket and is left to the OS resolver.
+mirror). Name resolution happens before there is a socket, so a resolver that never answers
+cannot be cut that way: it runs in a helper thread that the download stops waiting for after
+``timeout`` seconds (the connect's own bound), with the same error.
 """
 
 from __future__ import annotations
@@ -82,11 +84,51 @@ class _Watchdog:
         watchdog = self
 
         class Watched(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self._create_connection = watchdog.create_connection  # bounded name lookup
+
             def connect(self) -> None:
                 super().connect()
                 watchdog._add(self.sock)
 
         return Watched
+
+    def create_connection(
+        self,
+        address: tuple[str, int],
+        timeout: float | None = None,
+        source_address: tuple[str, int] | None = None,
+    ) -> socket.socket:
+        """:func:`socket.create_connection`, with the name lookup bounded by ``timeout``."""
+        host, port = address
+        error: OSError | None = None
+        for *_, sockaddr in self._resolve(host, port):
+            try:  # each address the name has, in the resolver's order, as create_connection does
+                return socket.create_connection((sockaddr[0], port), timeout, source_address)
+            except OSError as err:
+                error = err
+        raise error if error is not None else OSError(f"no address found for {host}")
+
+    def _resolve(self, host: str, port: int) -> list[tuple[Any, ...]]:
+        found: dict[str, Any] = {}
+
+        def lookup() -> None:
+            try:
+                found["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as err:
+                found["error"] = err
+
+        worker = threading.Thread(target=lookup, name="download-resolver", daemon=True)
+        worker.start()  # a daemon: a resolver that never answers cannot keep Python alive
+        wait = min(self.limits.timeout, self.limits.deadline)
+        worker.join(wait)
+        if worker.is_alive():
+            self.reason = f"was not found: looking up the name {host} took over {wait:g} s (DNS)"
+            raise TimeoutError(f"name lookup of {host} timed out")
+        if "error" in found:
+            raise found["error"]
+        return found["addresses"]
 
     def _add(self, sock: socket.socket) -> None:
         with self._lock:
