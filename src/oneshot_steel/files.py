@@ -102,6 +102,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     A ``kill -9`` can still leave a ``.NAME.*.tmp`` beside ``path``; nothing reads those.
     """
     path = Path(path)
+    writing: Path | None = None  # the temporary file while ``write`` runs
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with sigterm_unwinds():
@@ -109,7 +110,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
             os.close(fd)
             tmp_path = Path(tmp)
             try:
+                writing = tmp_path
                 write(tmp_path)
+                writing = None
                 tmp_path.chmod(0o666 & ~_current_umask())  # mkstemp makes 0600: normal perms
                 _fsync_file(tmp_path)
                 os.replace(tmp_path, path)
@@ -117,7 +120,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
                 tmp_path.unlink(missing_ok=True)
                 raise
     except OSError as err:
-        raise _named(err, path) from err
+        if writing is not None and (err.filename is None or Path(err.filename) != writing):
+            raise  # an error of ``write``'s own (a download's timeout, say) stays as it is
+        raise _named(err, path) from err  # creating, filling, syncing or renaming the file
     fsync_folder(path.parent)
     return path
 

@@ -3,6 +3,13 @@ the method table and ablations, and the ResNet-18 embedding (offline: weights=No
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
+import socket
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -11,6 +18,7 @@ import torch
 from oneshot_steel.augment import augment_batch, random_crop
 from oneshot_steel.checkpoint import check_resumable
 from oneshot_steel.comparison import few_shot_scores, method_result, run_ablation
+from oneshot_steel.data.download import Limits
 from oneshot_steel.data.imageset import NEU_CLASSES, ImageSet
 from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.errors import ModelInputError
@@ -18,7 +26,7 @@ from oneshot_steel.evaluate import episodic_accuracy, simpleshot
 from oneshot_steel.losses import nt_xent_loss
 from oneshot_steel.models import build_model
 from oneshot_steel.train import TrainConfig, load_checkpoint, train_episodic, train_self_supervised
-from oneshot_steel.transfer import ResNet18Embedding, load_imagenet_weights
+from oneshot_steel.transfer import ResNet18Embedding, fetch_hub_file, load_imagenet_weights
 
 SMALL = TrainConfig.preset("smoke", lr=3e-3, val_episodes=30)
 
@@ -202,3 +210,50 @@ def test_imagenet_weights_missing_offline_keeps_random_init(
     assert load_imagenet_weights(net, allow_download=False) is False
     assert "weights=None" in capsys.readouterr().out
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_cached_imagenet_weights_load_without_a_network(tmp_path: Path, monkeypatch) -> None:
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    source = resnet18(weights=None)  # stands in for the real file: same names and shapes
+    cached = tmp_path / "hub" / "checkpoints" / ResNet18_Weights.IMAGENET1K_V1.url.rsplit("/")[-1]
+    cached.parent.mkdir(parents=True)
+    torch.save(source.state_dict(), cached)
+    net = ResNet18Embedding()
+    assert load_imagenet_weights(net, allow_download=False) is True
+    assert torch.equal(net.backbone.conv1.weight, source.conv1.weight)
+
+
+@pytest.fixture
+def weights_server(tmp_path: Path):
+    """A real HTTP server on 127.0.0.1 for files in ``tmp_path / 'www'``."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield root, f"http://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+def test_hub_download_checks_the_digest_its_name_carries(weights_server, tmp_path: Path) -> None:
+    root, base = weights_server
+    body = b"weights" * 1000
+    good = f"net-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    (root / good).write_bytes(body)
+    (root / "net-00000000.pth").write_bytes(body)
+    hub = tmp_path / "hub"
+    assert fetch_hub_file(f"{base}/{good}", hub, True, Limits()).read_bytes() == body
+    with pytest.raises(ValueError, match="does not start with 00000000"):
+        fetch_hub_file(f"{base}/net-00000000.pth", hub, True, Limits())
+    assert sorted(os.listdir(hub)) == [good]  # nothing half-written, no corrupt file kept
+
+
+def test_hub_download_from_a_silent_server_is_given_up(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/net-abcdef12.pth"
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="deadline"):
+            fetch_hub_file(url, tmp_path, True, Limits(deadline=1.0, min_rate=0))
+    assert time.monotonic() - started < 10 and os.listdir(tmp_path) == []

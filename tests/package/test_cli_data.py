@@ -44,6 +44,8 @@ def test_make_synthetic_without_dest_uses_the_cache(capsys):
         (["make-synthetic", "--per-class", "0"], ">= 1"),
         (["make-synthetic", "--seed", "one"], "whole number"),
         (["fetch-data", "--from", "/no/such/archive.zip", "--no-progress"], "no such file"),
+        (["fetch-data", "--deadline", "0"], "--deadline: expected a finite number > 0"),
+        (["fetch-data", "--timeout", "soon"], "--timeout: expected a number"),
     ],
 )
 def test_errors_are_one_line_with_status_2(argv, needle, capsys, tmp_path):
@@ -74,6 +76,15 @@ def test_parser_lists_the_data_commands():
     assert "fetch-data" in help_text and "make-synthetic" in help_text
     args = build_parser().parse_args(["fetch-data", "--from", "x.zip", "--no-progress"])
     assert args.from_path == Path("x.zip") and args.no_progress and args.dest is None
+
+
+def test_fetch_data_limits_default_to_the_downloaders():
+    from oneshot_steel.data.download import Limits
+
+    args = build_parser().parse_args(["fetch-data"])
+    assert (args.timeout, args.deadline) == (Limits.timeout, Limits.deadline)
+    args = build_parser().parse_args(["fetch-data", "--timeout", "5", "--deadline", "7200"])
+    assert (args.timeout, args.deadline) == (5.0, 7200.0)
 
 
 @pytest.mark.parametrize("script", ["fetch_neu.py", "make_synthetic.py"])

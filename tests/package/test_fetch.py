@@ -286,6 +286,36 @@ def test_a_trickling_mirror_is_given_up_and_the_next_one_tried(
     verify_neu_folder(tmp_path / "d", sums)
 
 
+def test_a_name_lookup_that_never_answers_is_given_up(
+    server, tiny_neu_dir, sums, tmp_path, monkeypatch
+):
+    real_lookup = socket.getaddrinfo
+    release = threading.Event()
+
+    def stuck_resolver(host, *args, **kwargs):  # a DNS server that never answers, for one name
+        if host == "stuck-dns.invalid":
+            release.wait(60)
+            raise socket.gaierror("gave up")
+        return real_lookup(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck_resolver)
+    good = server.serve("/repo.zip", nested_zip(neu_files(tiny_neu_dir), decoys=False))
+    stuck = Mirror("stuck", "http://stuck-dns.invalid/repo.zip")
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchError) as info:
+            fetch_neu(tmp_path / "d", mirrors=[stuck], manifest=sums, progress=False, timeout=0.5)
+        assert time.monotonic() - started < 10  # not the 60 s the resolver would have taken
+        error = info.value.errors[0][1]
+        assert isinstance(error, TimeoutError) and "stuck-dns.invalid" in str(error)
+        assert "(DNS)" in str(error) and "--from PATH" in str(error)
+        assert_nothing_left(tmp_path)
+        fetch_neu(tmp_path / "d", mirrors=[stuck, good], manifest=sums, progress=False, timeout=0.5)
+        verify_neu_folder(tmp_path / "d", sums)
+    finally:
+        release.set()
+
+
 def test_download_limits_are_checked_first(sums, tmp_path):
     with pytest.raises(ValueError, match="deadline must be a positive number"):
         fetch_neu(tmp_path / "d", mirrors=["http://127.0.0.1:9/x.zip"], deadline=0, manifest=sums)
