@@ -104,8 +104,12 @@ variants: install
 	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
+# Two workers (CI has 2 cores; much of a notebook run is single-threaded Python): the tests that
+# execute chapters stay together on one (tests/book/conftest.py), the rest share the other.
+# PYTEST_WORKERS=0 runs everything in one process, as before.
+PYTEST_WORKERS ?= 2
 test: install browser-deps lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 # The package tests only (tests/package, one file per module): a few minutes, for a quick loop.
 test-package: install

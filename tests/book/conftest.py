@@ -17,7 +17,26 @@ import pytest
 HERE = Path(__file__).resolve().parent
 
 
+#: Modules whose tests execute the chapters with the default checkpoint folder, or use those
+#: executions (the memoised smoke runs of ``bookruns`` live in one process). Under
+#: ``pytest -n 2 --dist loadgroup`` (``make test``) they all go to one worker, in one group, so
+#: each chapter runs once, in book order, and no two runs of a chapter share checkpoints at the
+#: same time; every other test (the package's, the full-mode guard with its own checkpoints,
+#: the builds that do not execute) runs on the other worker meanwhile.
+CHAPTER_RUNS = {
+    "test_notebooks.py",
+    "test_book.py",
+    "test_ch07_agreement.py",
+    "test_launch_links.py",
+    "test_variants.py",
+    "test_colab_install.py",
+}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if HERE in Path(str(item.path)).resolve().parents:
+        path = Path(str(item.path)).resolve()
+        if HERE in path.parents:
             item.add_marker(pytest.mark.book)
+            if path.name in CHAPTER_RUNS:
+                item.add_marker(pytest.mark.xdist_group("chapter-runs"))
