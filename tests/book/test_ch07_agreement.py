@@ -4,8 +4,8 @@ The chapter's smoke run (papermill, memoised by ``bookruns.smoke_run`` and share
 test_notebooks.py, so the notebook is executed at most once per session) glues its whole
 results table as ``ch07_results_json``. The command line is run once here, on the same data,
 preset and seeds, into a fresh folder, so it trains every network itself; its results.json
-must match the chapter's table row by row and seed by seed. The chapter's exercise check
-``ch07.knn_predict`` is tested at the bottom (no notebook needed).
+must match the chapter's table row by row and seed by seed. (The chapter's exercise check,
+``ch07.proportion_ci``, is tested in tests/package/test_checks_training_evaluation.py.)
 """
 
 from __future__ import annotations
@@ -19,11 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from bookruns import smoke_data, smoke_env, smoke_run
 from booktools import REPO
-
-from oneshot_steel.checks import CheckFailed, check
 
 NOTEBOOK = REPO / "book" / "ch07_baselines.ipynb"
 GLUE_NAME = "ch07_results_json"
@@ -126,30 +123,3 @@ def test_table_rows_name_protocol_chance_and_paper(chapter_table: dict[str, Any]
     assert rows["lbp_1shot"]["paper"] is None
     for r in rows.values():
         assert r["ci95"] > 0 and r["min"] <= r["mean"] <= r["max"]
-
-
-# ------------------------------------------------------------------ the exercise check
-def _knn_predict(x: torch.Tensor, labels: torch.Tensor, support_idx: torch.Tensor) -> torch.Tensor:
-    return labels[support_idx][torch.cdist(x, x[support_idx]).argmin(dim=1)]
-
-
-def _knn_forgets_the_labels(x, labels, support_idx):  # the classic slip: support order = class
-    return torch.cdist(x, x[support_idx]).argmin(dim=1)
-
-
-def test_knn_check_passes_a_right_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    assert check("ch07.knn_predict", _knn_predict)
-    assert capsys.readouterr().out.startswith("✅ pass")
-
-
-def test_knn_check_fails_a_wrong_answer_with_a_hint() -> None:
-    with pytest.raises(CheckFailed, match="confusion matrices differ") as info:
-        check("ch07.knn_predict", _knn_forgets_the_labels)
-    assert "labels[support_idx]" in str(info.value)
-
-
-def test_knn_check_on_the_paper_protocol(tiny_neu_dir: Path) -> None:
-    from oneshot_steel.data import load_neu
-
-    data = load_neu(tiny_neu_dir, size=64)  # has Cr_1 ... Sc_1, the paper's supports
-    assert check("ch07.knn_predict", _knn_predict, data=data)  # three cases: two random, this

@@ -1,6 +1,8 @@
-"""The self-checks of chapters 5 and 6: a right answer passes, a plausible wrong one fails."""
+"""The self-checks of chapters 5 to 7: a right answer passes, a plausible wrong one fails."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -8,18 +10,22 @@ import torch
 from oneshot_steel.checks import CheckFailed, check
 
 
-def _pair_loss(net, images, idx1, idx2, same, margin):
-    x = torch.cat([images[idx1], images[idx2]]).float() / 127.5 - 1.0
-    e1, e2 = net(x).chunk(2)
-    d = (e1 - e2).pow(2).sum(dim=1).sqrt()
-    return (same * 0.5 * d**2 + (1 - same) * 0.5 * torch.clamp(margin - d, min=0) ** 2).mean()
+def _active_pairs(distance, same, margin):
+    return torch.where(same == 1, distance > 0, distance < margin)
 
 
-def _pair_loss_wrong_scale(net, images, idx1, idx2, same, margin):
-    x = torch.cat([images[idx1], images[idx2]]).float() / 255.0  # [0, 1] instead of [-1, 1]
-    e1, e2 = net(x).chunk(2)
-    d = (e1 - e2).norm(dim=1)
-    return (same * 0.5 * d**2 + (1 - same) * 0.5 * torch.clamp(margin - d, min=0) ** 2).mean()
+def _active_pairs_counts_the_edge(distance, same, margin):  # D = m still pushes: it does not
+    return torch.where(same == 1, distance > 0, distance <= margin)
+
+
+def _proportion_ci(k, n):
+    p = k / n
+    return p, 1.96 * math.sqrt(p * (1 - p) / (n - 1))
+
+
+def _proportion_ci_population_std(k, n):  # ddof = 0: not what mean_ci95 computes
+    p = k / n
+    return p, 1.96 * math.sqrt(p * (1 - p) / n)
 
 
 def _episode_accuracy(emb, support, query):
@@ -44,9 +50,10 @@ def _best_threshold(distances, same):
 @pytest.mark.parametrize(
     ("name", "right", "wrong"),
     [
-        ("ch05.pair_loss", _pair_loss, _pair_loss_wrong_scale),
+        ("ch05.active_pairs", _active_pairs, _active_pairs_counts_the_edge),
         ("ch06.episode_accuracy", _episode_accuracy, _episode_accuracy_first_shot_only),
         ("ch06.best_threshold", _best_threshold, lambda d, s: 2.0),
+        ("ch07.proportion_ci", _proportion_ci, _proportion_ci_population_std),
     ],
 )
 def test_chapter_checks(name, right, wrong, capsys: pytest.CaptureFixture[str]) -> None:

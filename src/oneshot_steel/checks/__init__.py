@@ -3,7 +3,7 @@
 A coding exercise leaves a placeholder for the learner (``answer = ...``) and ends with a check::
 
     from oneshot_steel.checks import check
-    check("ch03.contrastive_loss", my_contrastive_loss)
+    check("ch03.rescaled_loss", my_rescaled_loss)
 
 - a correct answer prints ``✅ pass: ...`` and returns a true :class:`CheckResult`;
 - a placeholder still in place (``...`` or ``None``) prints ``✏️ not answered yet: ...`` and
@@ -25,8 +25,8 @@ this package's ``__init__.py`` so that its checks are registered), decorated wit
 notebook passes), computes the expected answer **with the package's own code** (never a number
 typed in by hand, which would silently go stale), and returns the result of a generic check::
 
-    @register("ch03.contrastive_loss")
-    def _ch03_contrastive_loss(candidate) -> CheckResult:
+    @register("chNN.contrastive_loss")
+    def _chNN_contrastive_loss(candidate) -> CheckResult:
         from ..losses import contrastive_loss
         g = torch.Generator().manual_seed(0)
         distance, same = torch.rand(16, generator=g) * 3, (torch.rand(16, generator=g) < 0.5).float()

@@ -18,54 +18,52 @@ from .generic import (
     _close_problem,
     _fail,
     _passed,
-    check_function,
 )
 from .registry import register
 
 
 # ------------------------------------------------------------ chapter 5: training
-@register("ch05.pair_loss")
-def _ch05_pair_loss(candidate: Any) -> CheckResult:
-    """``candidate(net, images, idx1, idx2, same, margin)``: mean contrastive loss of the pairs.
+@register("ch05.active_pairs")
+def _ch05_active_pairs(candidate: Any) -> CheckResult:
+    """``candidate(distance, same, margin)`` -> a boolean mask of the pairs whose loss still
+    has a gradient: the pairs that teach the network anything in this step.
 
-    No augmentation: the images are scaled with :func:`~oneshot_steel.augment.to_model_input`.
-    The reference embeds both sides in one pass of a small paper branch (32 px, no BatchNorm,
-    so one pass or two give the same numbers) and applies
-    :func:`~oneshot_steel.losses.contrastive_loss`; three batches, margins 1, 2 and 4.
+    The reference is where :func:`~oneshot_steel.losses.contrastive_loss_grad` is not zero.
+    Cases: distances exactly 0 and exactly at the margin, both labels, three margins.
     """
-    from ..augment import to_model_input
-    from ..losses import contrastive_loss, euclidean_distance
-    from ..models import PaperEmbeddingNet
+    from ..losses import contrastive_loss_grad
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        net = PaperEmbeddingNet(image_size=32).eval()
-    g = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (20, 1, 32, 32), generator=g, dtype=torch.uint8)
-
-    def reference(net, images, idx1, idx2, same, margin):
-        e1, e2 = net(to_model_input(torch.cat([images[idx1], images[idx2]]))).chunk(2)
-        return contrastive_loss(euclidean_distance(e1, e2), same, margin)
-
-    inputs = []
-    for n, margin in ((8, 2.0), (16, 1.0), (6, 4.0)):
-        idx1 = torch.randint(0, 20, (n,), generator=g)
-        idx2 = (idx1 + 1 + torch.randint(0, 19, (n,), generator=g)) % 20
-        same = (torch.rand(n, generator=g) < 0.5).float()
-        same[:2] = torch.tensor([1.0, 0.0])  # both kinds of pair in every batch
-        inputs.append((net, images, idx1, idx2, same, margin))
-    with torch.no_grad():
-        return check_function(
-            candidate,
-            reference,
-            inputs,
-            "contrastive loss of a batch of pairs",
-            rtol=1e-4,
-            atol=1e-5,
-            hint="x = torch.cat([images[idx1], images[idx2]]).float() / 127.5 - 1; e1, e2 = "
-            "net(x).chunk(2); D = ||e1 - e2||; mean of same * D^2 / 2 + (1 - same) * "
-            "max(0, margin - D)^2 / 2.",
-        )
+    what = "the pairs whose contrastive loss has a non-zero gradient"
+    hint = (
+        "dL/dD = y D - (1 - y) max(0, m - D): a same-class pair teaches unless D = 0; a "
+        "different-class pair only while D < m (at D = m its push has just vanished)."
+    )
+    g = torch.Generator().manual_seed(5)
+    distance = torch.cat(
+        [torch.tensor([0.0, 0.0, 2.0, 2.0, 1.0, 4.0]), 5 * torch.rand(90, generator=g)]
+    )
+    same = (torch.rand(96, generator=g) < 0.5).float()
+    same[:6] = torch.tensor([1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+    for margin in (2.0, 1.0, 4.0):
+        want = contrastive_loss_grad(distance, same, margin) != 0
+        got = _call(candidate, what, hint, distance.clone(), same.clone(), margin)
+        try:
+            mask = torch.as_tensor(_as_array(got)).reshape(-1) != 0
+        except (TypeError, ValueError, RuntimeError):
+            _fail(what, f"expected a mask with one entry per pair, got {type(got).__name__}", hint)
+        if mask.shape != want.shape:
+            _fail(what, f"expected {len(want)} entries, got {mask.numel()}", hint)
+        wrong = torch.nonzero(mask != want).flatten()
+        if len(wrong):
+            i = int(wrong[0])
+            kind = "same-class" if same[i] else "different-class"
+            _fail(
+                what,
+                f"with margin {margin:g}, {len(wrong)} pair(s) wrong, e.g. a {kind} pair at "
+                f"D = {float(distance[i]):.4g}: expected {'active' if want[i] else 'inactive'}",
+                hint,
+            )
+    return _passed(what, "96 pairs, 3 margins")
 
 
 # ------------------------------------------------------------ chapter 6: one-shot evaluation
@@ -157,63 +155,32 @@ def _ch06_best_threshold(candidate: Any) -> CheckResult:
 
 
 # ------------------------------------------------------------ chapter 7: baselines
-@register("ch07.knn_predict")
-def _ch07_knn_predict(candidate: Any, data: Any = None) -> CheckResult:
-    """``candidate(x [N, D], labels [N], support_idx [C])`` -> predicted class of every image.
+@register("ch07.proportion_ci")
+def _ch07_proportion_ci(candidate: Any) -> CheckResult:
+    """``candidate(k, n)`` -> ``(p, half_width)`` of ``k`` right answers out of ``n``: exactly
+    what :func:`~oneshot_steel.evaluate.mean_ci95` returns for ``k`` ones and ``n - k``
+    zeros, computed without building the list (the sample standard deviation of 0/1
+    values has a closed form). Cases include the paper's 749/900 and 0/n, n/n."""
+    from ..evaluate import mean_ci95
 
-    The rule of the paper's KNN baseline: each image gets the label of its nearest support
-    (Euclidean distance), the supports being one image per class. The reference is
-    :func:`~oneshot_steel.baselines.knn_paper_protocol` (scikit-learn 1-NN) on the same pixels;
-    the confusion matrices must be equal. Cases: random images with the supports given in
-    class order and out of it, and (when ``data`` is given) the chapter's own images at 32x32
-    with the paper's supports ``Cr_1`` ... ``Sc_1``.
-    """
-    from pathlib import Path
-
-    from sklearn.metrics import confusion_matrix
-
-    from ..baselines import knn_paper_protocol, raw_pixels
-    from ..data.imageset import ImageSet
-
-    what = "1-nearest-neighbour predictions of the paper's KNN protocol"
+    what = "a proportion with its 95 % confidence half-width"
     hint = (
-        "d = torch.cdist(x, x[support_idx]) gives [N, C] distances; the nearest support is "
-        "d.argmin(dim=1), and its CLASS is labels[support_idx][nearest] (the supports need not "
-        "be listed in class order)."
+        "p = k / n; the sample variance (ddof = 1) of k ones and n - k zeros is "
+        "n p (1 - p) / (n - 1); the half-width is 1.96 * sqrt(variance / n)."
     )
-    g = torch.Generator().manual_seed(0)
-    cases = []
-    for n_cls, per, size in ((4, 15, 8), (6, 10, 6)):
-        n = n_cls * per
-        images = torch.randint(0, 256, (n, 1, size, size), generator=g, dtype=torch.uint8)
-        labels = torch.arange(n_cls).repeat_interleave(per)
-        first = torch.arange(n_cls) * per + torch.randint(0, per, (n_cls,), generator=g)
-        support = first[torch.randperm(n_cls, generator=g)]  # out of class order on purpose
-        named = ImageSet(
-            images, labels, [f"c{i}" for i in range(n_cls)], [f"img{i}.bmp" for i in range(n)]
-        )
-        ref = knn_paper_protocol(named, size=size, supports=[f"img{int(i)}" for i in support])
-        cases.append((raw_pixels(images, size), labels, support, ref))
-    if data is not None:
-        ref = knn_paper_protocol(data, size=32)
-        stems = {Path(p).stem: i for i, p in enumerate(data.paths)}
-        support = torch.tensor([stems[Path(p).stem] for p in ref.supports])
-        cases.append((raw_pixels(data.images, 32), data.labels.clone(), support, ref))
-    for n_case, (x, labels, support, ref) in enumerate(cases, start=1):
-        got = _call(candidate, what, hint, x.clone(), labels.clone(), support.clone())
+    cases = [(749, 900), (508, 1800), (17, 20), (0, 50), (30, 30), (1, 2), (5, 1000)]
+    for k, n in cases:
+        want = mean_ci95(torch.cat([torch.ones(k), torch.zeros(n - k)]))
+        result = _call(candidate, what, hint, k, n)
         try:
-            pred = _as_array(got).astype(np.int64).ravel()
+            got = tuple(float(x) for x in result)
         except (TypeError, ValueError):
-            _fail(what, f"expected a tensor of class indices, got {type(got).__name__}", hint)
-        if pred.shape != (len(labels),):
-            _fail(what, f"expected {len(labels)} predictions, got shape {tuple(pred.shape)}", hint)
-        cm = confusion_matrix(labels.numpy(), pred, labels=list(range(len(ref.classes))))
-        if cm.tolist() != ref.confusion:
-            right = int(np.trace(cm))
+            _fail(what, f"expected a pair (p, half_width), got {result!r:.100}", hint)
+        if _close_problem(np.array(got), np.array(want), 1e-6, 1e-9):
             _fail(
                 what,
-                f"on case {n_case} of {len(cases)} you classify {right} of {len(labels)} "
-                f"images right, the reference {ref.n_correct} (confusion matrices differ)",
+                f"for k = {k}, n = {n} expected p = {want[0]:.6f} and half-width "
+                f"{want[1]:.6f}, got {got[0]:.6f} and {got[1]:.6f}",
                 hint,
             )
-    return _passed(what, f"{len(cases)} image sets")
+    return _passed(what, f"{len(cases)} counts")
