@@ -51,8 +51,7 @@ class Exercise:
 #: 2 moderate (the chapter's ideas in a new setting), 3 a small project (runs chapters or needs
 #: new measurements). Exercises not listed (new ones too) count as 2 until someone judges them.
 DIFFICULTY: dict[str, int] = {
-    **dict.fromkeys(("ex-ch01-duplicates", "ex-ch01-threshold", "ex-ch02-views"), 1),
-    **dict.fromkeys(("ex-ch02-brightness", "ch03-ex-loss", "ch04-ex-params", "ch04-ex-share"), 1),
+    **dict.fromkeys(("ex-ch01-threshold", "ch04-ex-share"), 1),
     "ch10-ex-per-row": 1,
     **dict.fromkeys(("ch05-ex-margin", "ch05-ex-triplet", "ch07-ex-heldout"), 3),
     **dict.fromkeys(("ch08-ex-window", "ch09-ex-variants"), 3),
@@ -62,6 +61,8 @@ _STARS = {1: "★☆☆ routine", 2: "★★☆ moderate", 3: "★★★ project
 _EXERCISE = re.compile(
     r"(`{3,})\{exercise(?:-start)?\}[ \t]*([^\n]*)\n((?:[ \t]*:[\w-]+:[^\n]*\n)*)"
 )
+#: A cell that only shows glued numbers in Colab (see :func:`oneshot_steel.glue.show_glued`).
+_DISPLAY_ONLY = re.compile(r"(?:#[^\n]*\n)*show_glued\((?:[^()]|\([^()]*\))*\)")
 _CODE_BLOCK = re.compile(r"`{3,}\s*(?:python|bash|\{code-cell\})")
 _SOLUTION = re.compile(r"^ {0,3}(`{3,}|:{3,})\{solution(-start)?\}[ \t]*(\S*)[^\n]*(?:\n|\Z)", re.M)
 _SOLUTION_END = re.compile(r"^ {0,3}(`{3,}|:{3,})\{solution-end\}[^\n]*(?:\n|\Z)", re.M)
@@ -90,7 +91,10 @@ def _segments(cells: list[Any]) -> list[tuple[re.Match[str], str, list[str]]]:
         stop = following[0] if following is not None else len(cells)
         text, code = [cells[i].source[match.start() :]], []
         for cell in cells[i + 1 : stop]:
-            (code if cell.cell_type == "code" else text).append(cell.source)
+            if cell.cell_type != "code":
+                text.append(cell.source)
+            elif not _DISPLAY_ONLY.fullmatch(cell.source.strip()):  # show_glued: no exercise code
+                code.append(cell.source)
         if following is not None:
             text.append(cells[stop].source[: following[1].start()])
         out.append((match, "\n".join(text), code))

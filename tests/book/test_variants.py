@@ -14,6 +14,7 @@ from booktools import REPO
 
 from oneshot_steel.errors import VariantError
 from oneshot_steel.instructors import (
+    DIFFICULTY,
     book_chapters,
     chapters_markdown,
     exercise_index,
@@ -182,6 +183,12 @@ def test_instructors_page_lists_every_exercise() -> None:
     )
 
 
+def test_every_judged_difficulty_names_an_exercise_of_the_book() -> None:
+    labels = {label for nb in book_chapters(REPO) for label in _labels_in(nb)}
+    stale = sorted(set(DIFFICULTY) - labels)
+    assert not stale, f"DIFFICULTY in oneshot_steel/instructors.py names removed exercises: {stale}"
+
+
 def test_exercise_index_finds_what_the_directives_hold() -> None:
     chapters = book_chapters(REPO)
     found = exercise_index(chapters)
@@ -195,6 +202,23 @@ def test_exercise_index_finds_what_the_directives_hold() -> None:
     assert by_label["ch10-ex-speed"].kind == "answer in words"
     assert by_label["ch10-ex-paper-int8"].kind == "coding"
     assert by_label["ch10-ex-paper-int8"].difficulty.startswith("★★★")
+
+
+def test_a_cell_that_only_shows_glued_numbers_is_no_exercise_code(tmp_path: Path) -> None:
+    words = "```{exercise}\n:label: ex-words\nExplain why.\n```"
+    code = "```{exercise}\n:label: ex-code\nCompute it.\n```"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_markdown_cell(words),
+        nbformat.v4.new_code_cell('# shown in Colab\nshow_glued("a:.1f", fmt("b"))'),
+        nbformat.v4.new_markdown_cell(code),
+        nbformat.v4.new_code_cell('x = 1\nshow_glued("a")'),
+    ]
+    path = tmp_path / "ch99_demo.ipynb"
+    nbformat.write(nb, path)
+    kinds = {e.label: e.kind for e in exercise_index([path])}
+    assert kinds == {"ex-words": "answer in words", "ex-code": "coding"}
 
 
 def test_instructors_page_is_regenerated_between_its_markers(tmp_path: Path) -> None:
