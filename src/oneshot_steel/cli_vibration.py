@@ -56,12 +56,14 @@ def _cmd_fetch_vibration_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _protocol(name: str, data: str | None, preset: str):
+def _protocol(name: str, data: str | None, preset: str | None):
+    """``(synthetic?, the protocol)``; ``preset`` thins the windows as training does (None:
+    every window, as evaluation uses them)."""
     from .vibration import PROTOCOLS, load_vibration
     from .vibration.recipe import VIBRATION_PRESETS
 
     records = load_vibration(data)
-    keep = VIBRATION_PRESETS[preset]["max_per_record"]
+    keep = None if preset is None else VIBRATION_PRESETS[preset]["max_per_record"]
     return records[0].synthetic, PROTOCOLS[name](records, max_per_record=keep)
 
 
@@ -140,7 +142,7 @@ def _cmd_evaluate_vibration(args: argparse.Namespace) -> int:
         recorded = json.loads((folder / _RUN_FILE).read_text(encoding="utf-8"))
     name = args.protocol or recorded.get("protocol", "cross-load")
     net, _, _ = load_checkpoint(args.checkpoint, args.device, weights=args.weights)
-    synthetic, protocol = _protocol(name, args.data, recorded.get("preset", "quick"))
+    synthetic, protocol = _protocol(name, args.data, None)
     shape = {"n_episodes": args.episodes, "n_query": args.queries, "k_shot": args.k_shot,
              "seed": args.seed}  # fmt: skip
     methods = {"siamese": net}

@@ -83,13 +83,14 @@ class WDCNNEmbeddingNet(nn.Module):
 class GRUEmbeddingNet(nn.Module):
     """Recurrent branch: a strided conv front end, then a GRU over the shortened sequence.
 
-    A GRU over 2,048 raw samples would be slow and forget the start; the front end (kernel 32,
-    stride 8, then pooling by 2) turns the window into a sequence of 128 feature vectors of
-    about 1.3 ms each, which the GRU reads in order. The embedding is the mean of its hidden
-    states (the last state alone weighs the end of the window too much).
+    A GRU over 2,048 raw samples would be slow (a recurrence cannot be parallelised over
+    time) and forget the start; the front end (kernel 64, stride 16, then pooling by 4) turns
+    the window into a sequence of 32 feature vectors of about 5 ms each, which the GRU reads
+    in order. The embedding is the mean of its hidden states (the last state alone weighs the
+    end of the window too much).
     """
 
-    min_length: int = 64
+    min_length: int = 128
 
     def __init__(self, embedding_dim: int = 32, width: int = 16, *, in_channels: int = 1):
         super().__init__()
@@ -100,17 +101,17 @@ class GRUEmbeddingNet(nn.Module):
             )
         self.embedding_dim, self.width, self.in_channels = embedding_dim, width, in_channels
         self.front = nn.Sequential(
-            nn.Conv1d(in_channels, width, kernel_size=32, stride=8, padding=12),
+            nn.Conv1d(in_channels, width, kernel_size=64, stride=16, padding=24),
             nn.BatchNorm1d(width),
             nn.ReLU(inplace=True),
-            nn.MaxPool1d(2),
+            nn.MaxPool1d(4),
         )
         self.gru = nn.GRU(width, 2 * width, batch_first=True)
         self.head = nn.Linear(2 * width, embedding_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[B, C, L]`` float, L >= 64 -> ``[B, embedding_dim]``."""
-        check_signal_batch(x, type(self).__name__, channels=self.in_channels, min_length=64)
+        """``[B, C, L]`` float, L >= 128 -> ``[B, embedding_dim]``."""
+        check_signal_batch(x, type(self).__name__, channels=self.in_channels, min_length=128)
         seq = self.front(standardise(x)).transpose(1, 2)  # [B, T, width]
         states, _ = self.gru(seq.float())  # the GRU in float32 also under autocast
         return self.head(states.mean(dim=1))

@@ -30,7 +30,7 @@ LOSSES = {"contrastive": "siamese", "prototypical": "episodic"}
 #: ``smoke`` is a seconds-long CI check; ``quick`` is the chapter's CPU run (about a minute
 #: per net on 2 cores); ``paper`` (the book's "full" mode) trains longer.
 VIBRATION_PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {"width": 8, "embedding_dim": 16, "epochs": 2, "pairs_per_epoch": 128,
+    "smoke": {"width": 8, "embedding_dim": 16, "epochs": 1, "pairs_per_epoch": 128,
               "val_pairs": 64, "max_per_record": 12},
     "quick": {"width": 16, "embedding_dim": 32, "epochs": 8, "pairs_per_epoch": 1024,
               "val_pairs": 512, "max_per_record": None},
@@ -43,7 +43,7 @@ def vibration_config(
     preset: str, model: str = "wdcnn", loss: str = "contrastive", seed: int = 0, **overrides: Any
 ) -> TrainConfig:
     """The :class:`TrainConfig` of ``preset`` for a sequence branch: Adam 1e-3, batches of
-    64 pairs (or 9-way episodes of 64 windows), margin 2, no augmentation."""
+    64 pairs (or 5-way 1-shot episodes with 8 queries), margin 2, no augmentation."""
     if preset not in VIBRATION_PRESETS:
         raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(VIBRATION_PRESETS)}")
     if model not in VIBRATION_MODELS:
@@ -56,6 +56,7 @@ def vibration_config(
         batch_size=64,
         lr=1e-3,
         augment=False,
+        amp=False,  # float32: these nets are small, and bf16 on a CPU slows the GRU down
         seed=seed,
         n_way=5,
         k_shot=1,
