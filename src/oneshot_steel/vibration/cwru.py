@@ -144,11 +144,12 @@ def _variable(mat: dict, path: Path, suffix: str, number: int) -> np.ndarray:
 
 def _read(path: Path) -> Recording:
     from scipy.io import loadmat  # scipy only when recordings are read
+    from scipy.io.matlab import MatReadError
 
     cls, load, number = parse_record_name(path.name)
     try:
         mat = loadmat(path)
-    except (OSError, ValueError, TypeError, NotImplementedError) as err:
+    except (OSError, ValueError, TypeError, NotImplementedError, MatReadError) as err:
         raise DataError(
             f"Cannot read {path} as a MATLAB file ({type(err).__name__}: {err}); it is damaged "
             "or not a CWRU record. Fetch a verified copy with "
