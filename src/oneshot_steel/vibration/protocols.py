@@ -166,12 +166,17 @@ PROTOCOLS: dict[str, Callable[..., Protocol]] = {
 
 
 def leaky_split(
-    records: Sequence[Recording], length: int = 2048, hop: int = 512, seed: int = 0
+    records: Sequence[Recording],
+    length: int = 2048,
+    hop: int = 512,
+    seed: int = 0,
+    max_per_record: int | None = None,
 ) -> tuple[ImageSet, ImageSet]:
     """THE TRAP, for demonstration only: overlapping windows of every recording shuffled
     into a 50/50 train/test split, so every test window has neighbours from its own
     recording (sharing samples, even) in training."""
-    data = window_set(records, length, hop, classes=sorted({r.cls for r in records}))
+    classes = sorted({r.cls for r in records})
+    data = window_set(records, length, hop, classes=classes, max_per_record=max_per_record)
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(data), generator=g)
     half = len(data) // 2
