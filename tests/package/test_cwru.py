@@ -16,7 +16,12 @@ from oneshot_steel.vibration.cwru import (
     parse_record_name,
 )
 
-REAL = Path(os.environ.get("ONESHOT_STEEL_VIBRATION_DATA", "/work/shared/data/cwru-bearings"))
+#: The real recordings: $ONESHOT_STEEL_VIBRATION_DATA, else the shared copy beside the checkout
+#: (where .ci/run finds it).
+REAL = Path(
+    os.environ.get("ONESHOT_STEEL_VIBRATION_DATA", "").strip()
+    or Path(__file__).resolve().parents[3] / "shared" / "data" / "cwru-bearings"
+)
 
 
 def test_names_give_class_load_and_number() -> None:
