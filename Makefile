@@ -14,7 +14,7 @@ TORCH_PIP_ENV ?=
 MODE ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help env install data data-synthetic book book-student book-instructor browser-deps test test-package lint clean
+.PHONY: help env install data data-vibration data-synthetic book book-student book-instructor browser-deps test test-package lint clean
 
 help:
 	@echo "make book   - set up, fetch data (or fall back to the synthetic stand-in), execute and build the HTML book"
@@ -23,6 +23,7 @@ help:
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
 	@echo "make test-package - the package tests only (tests/package): the quick loop"
 	@echo "make data   - fetch and verify NEU-CLS into data/neu-cls"
+	@echo "make data-vibration - fetch and verify the CWRU bearing recordings into data/cwru-bearings (chapter 11)"
 	@echo "make lint   - ruff and the workflow audit (zizmor)"
 
 $(PY):
@@ -40,6 +41,9 @@ env install: $(VENV)/.installed
 
 data: install
 	$(PY) -m oneshot_steel fetch-data
+
+data-vibration: install
+	$(PY) -m oneshot_steel fetch-vibration-data
 
 data-synthetic: install
 	$(PY) -m oneshot_steel make-synthetic

@@ -65,6 +65,8 @@ _CLASSES: dict[str, str] = {
     "paper": PaperEmbeddingNet.__name__,
     "compact": CompactEmbeddingNet.__name__,
     "resnet18": "ResNet18Embedding",
+    "wdcnn": "WDCNNEmbeddingNet",
+    "gru": "GRUEmbeddingNet",
 }
 #: TrainConfig fields added after checkpoint format 1 that change what any run computes, with
 #: the value that means "as before", so runs written before they existed still load and
@@ -198,8 +200,11 @@ def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
         return {"name": "compact", "kwargs": {"embedding_dim": dim, "width": config["width"]}}
     if name == "resnet18":
         return {"name": "resnet18", "kwargs": {"embedding_dim": dim}}
+    if name in ("wdcnn", "gru"):  # signal windows; any length, so none is recorded
+        return {"name": name, "kwargs": {"embedding_dim": dim, "width": config["width"]}}
     raise ValueError(
-        f"Unknown model {name!r}; TrainConfig.model must be 'paper', 'compact' or 'resnet18'"
+        f"Unknown model {name!r}; TrainConfig.model must be 'paper', 'compact', 'resnet18', "
+        "'wdcnn' or 'gru'"
     )
 
 

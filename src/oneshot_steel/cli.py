@@ -19,6 +19,11 @@ from typing import NoReturn
 from . import __version__
 from .cli_data import _add_fetch_data, _add_make_synthetic
 from .cli_engine import _add_benchmark, _add_evaluate, _add_reproduce, _add_train
+from .cli_vibration import (
+    _add_evaluate_vibration,
+    _add_fetch_vibration_data,
+    _add_train_vibration,
+)
 from .errors import OneShotSteelError
 
 #: Exit status of every reported error, as argparse uses for bad arguments.
@@ -40,6 +45,9 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_evaluate,
     _add_reproduce,
     _add_benchmark,
+    _add_fetch_vibration_data,
+    _add_train_vibration,
+    _add_evaluate_vibration,
 ]
 
 

@@ -26,7 +26,7 @@ __all__ = [
 #: saved does not change what is computed.
 RESUMABLE_FIELDS = frozenset({"epochs", "checkpoint_every"})
 #: The embedding nets a TrainConfig can name (see :func:`oneshot_steel.models.build_model`).
-_MODELS = ("paper", "compact", "resnet18")
+_MODELS = ("paper", "compact", "resnet18", "wdcnn", "gru")
 
 
 def _check(config: Any, rules: dict[str, tuple[str, Any]]) -> None:
@@ -63,7 +63,7 @@ _BETAS = ("two numbers in [0, 1)", lambda v: len(v) == 2 and all(0 <= b < 1 for 
 class TrainConfig:
     """Every setting of a training run. The defaults are the paper's Table 1."""
 
-    model: str = "paper"  #: "paper" (Fig. 1), "compact" or "resnet18"
+    model: str = "paper"  #: "paper" (Fig. 1), "compact", "resnet18"; signals: "wdcnn", "gru"
     embedding_dim: int = 5
     width: int = 32  #: channels of the compact net's first block (ignored by "paper")
     batch_size: int = 32  #: pairs per step (Siamese training)
@@ -97,7 +97,7 @@ class TrainConfig:
         _check(
             self,
             {
-                "model": ("'paper', 'compact' or 'resnet18'", lambda v: v in _MODELS),
+                "model": ("one of " + ", ".join(map(repr, _MODELS)), lambda v: v in _MODELS),
                 **dict.fromkeys(ints, _INT),
                 "checkpoint_every": _INT,
                 "lr": _POSITIVE,

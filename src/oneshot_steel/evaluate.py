@@ -143,23 +143,54 @@ def episodic_accuracy(
     seed: int = 0,
     batch_size: int = 512,
     device: torch.device | str | None = None,
+    *,
+    query_set: ImageSet | None = None,
+    query_embeddings: torch.Tensor | None = None,
 ) -> EpisodicResult:
     """N-way K-shot accuracy: each query goes to the nearest class mean of the support
     embeddings (the support image itself when K = 1), Euclidean distance.
 
     Every image is embedded once; the episodes are then scored in batched chunks from the
     embeddings' Gram matrix, so 10,000 episodes cost about as much as sampling them.
+
+    With ``query_set`` (same classes, in the same order) the support comes from ``imageset``
+    and the queries from ``query_set``: one-shot across conditions, e.g. the support window
+    recorded at one motor load and the queries at another. Pass ``query_embeddings`` too
+    when giving embeddings instead of a model.
     """
     emb = _embeddings(model_or_embeddings, len(imageset), imageset, batch_size, device)
     if emb.device.type == "mps":  # no float64 on MPS
         emb = emb.cpu()
     labels = imageset.labels.to(emb.device)
+    query_labels = None
+    if query_set is not None:
+        if query_set.classes != imageset.classes:
+            raise ValueError(
+                f"query_set must hold the classes of the support set in the same order: "
+                f"support {imageset.classes}, queries {query_set.classes}"
+            )
+        if query_embeddings is None:
+            if not isinstance(model_or_embeddings, nn.Module):
+                raise ValueError("pass query_embeddings (or a model) together with query_set")
+            query_embeddings = model_or_embeddings
+        q_emb = _embeddings(query_embeddings, len(query_set), query_set, batch_size, device)
+        query_labels = query_set.labels.to(emb.device)
+        emb = torch.cat([emb, q_emb.to(emb.device)])  # queries index past the support pool
+    elif query_embeddings is not None:
+        raise ValueError("query_embeddings needs query_set for its labels")
     sampler = EpisodeSampler(
-        labels, n_way, k_shot, n_query, seed=seed, class_names=imageset.classes
+        labels,
+        n_way,
+        k_shot,
+        n_query,
+        seed=seed,
+        class_names=imageset.classes,
+        query_labels=query_labels,
     )
     eps = sampler.sample(n_episodes)
+    query = eps.query if query_set is None else eps.query + len(imageset)
     use_gram = emb.shape[0] <= _GRAM_MAX_IMAGES
-    acc = _episode_accuracies(emb, eps.support, eps.query, use_gram).cpu()
+    acc = _episode_accuracies(emb, eps.support, query, use_gram).cpu()
     mean, ci = mean_ci95(acc)
     return EpisodicResult(
         mean=mean,

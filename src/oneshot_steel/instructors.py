@@ -52,10 +52,10 @@ class Exercise:
 #: new measurements). Exercises not listed (new ones too) count as 2 until someone judges them.
 DIFFICULTY: dict[str, int] = {
     **dict.fromkeys(("ex-ch01-threshold", "ch04-ex-share"), 1),
-    "ch10-ex-per-row": 1,
+    **dict.fromkeys(("ch10-ex-per-row", "ch11-ex-defect"), 1),
     **dict.fromkeys(("ch05-ex-margin", "ch05-ex-triplet", "ch07-ex-heldout"), 3),
     **dict.fromkeys(("ch08-ex-window", "ch09-ex-variants"), 3),
-    "ch10-ex-paper-int8": 3,
+    **dict.fromkeys(("ch10-ex-paper-int8", "ch11-ex-direction"), 3),
 }
 _STARS = {1: "★☆☆ routine", 2: "★★☆ moderate", 3: "★★★ project"}
 _EXERCISE = re.compile(

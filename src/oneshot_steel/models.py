@@ -18,6 +18,7 @@ from torch import nn
 
 from .errors import ModelInputError
 from .losses import euclidean_distance
+from .sequence_nets import GRUEmbeddingNet, WDCNNEmbeddingNet
 
 __all__ = [
     "CompactEmbeddingNet",
@@ -253,12 +254,15 @@ class SiameseNetwork(nn.Module):
 _MODELS: dict[str, type[nn.Module]] = {
     "paper": PaperEmbeddingNet,
     "compact": CompactEmbeddingNet,
+    "wdcnn": WDCNNEmbeddingNet,  # signal windows [B, C, L] (chapter 11)
+    "gru": GRUEmbeddingNet,
 }
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """An embedding net by name: ``"paper"`` (Fig. 1), ``"compact"`` or ``"resnet18"``
-    (:class:`~oneshot_steel.transfer.ResNet18Embedding`, untrained); kwargs go to its class."""
+    """An embedding net by name: ``"paper"`` (Fig. 1), ``"compact"``, ``"resnet18"``
+    (:class:`~oneshot_steel.transfer.ResNet18Embedding`, untrained), or for signal windows
+    ``"wdcnn"`` and ``"gru"`` (:mod:`.sequence_nets`); kwargs go to its class."""
     if name.lower() == "resnet18":
         # The package's one lazy import of its own modules: transfer imports this module, so
         # importing it at the top would close a cycle; and torchvision stays optional.

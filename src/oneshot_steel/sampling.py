@@ -166,6 +166,18 @@ class Episodes(NamedTuple):
         return Episode(self.classes[i], self.support[i], self.query[i])
 
 
+def _members(t: _ClassTable, cpos: torch.Tensor, need: int, gen: torch.Generator) -> torch.Tensor:
+    """``need`` distinct random members ``[e, N, need]`` of each class position in ``cpos``
+    ``[e, N]``: the smallest of random keys, slots past each class's size barred."""
+    max_count = int(t.counts.max())
+    e, n = cpos.shape
+    mkeys = torch.rand((e, n, max_count), generator=gen, device=t.device)
+    slot = torch.arange(max_count, device=t.device)
+    mkeys = mkeys.masked_fill(slot >= t.counts[cpos][..., None], 2.0)
+    members = mkeys.topk(need, dim=-1, largest=False).indices  # [e, N, need]
+    return t.order[t.offsets[cpos][..., None] + members]
+
+
 class EpisodeSampler:
     """N-way K-shot episodes with Q queries per class, as few-shot papers evaluate.
 
@@ -176,6 +188,10 @@ class EpisodeSampler:
 
     Iterating (with ``n_episodes`` given) yields single :class:`Episode` objects; each new
     iteration is a new epoch, so a training loop sees fresh, reproducible episodes.
+
+    With ``query_labels`` the queries come from another pool (another operating condition:
+    the support from one motor load, the queries from another). Query indices then index
+    ``query_labels``; both pools must hold the same classes.
     """
 
     #: Episodes drawn per block; fixed so that sample(m) is a prefix of sample(n > m).
@@ -191,8 +207,18 @@ class EpisodeSampler:
         n_episodes: int | None = None,
         *,
         class_names: Sequence[str] | None = None,
+        query_labels: torch.Tensor | None = None,
     ):
         self._table = t = _ClassTable(labels, "EpisodeSampler", class_names)
+        self._query_table = None
+        if query_labels is not None:
+            q = _ClassTable(query_labels, "EpisodeSampler (query_labels)", class_names)
+            if not torch.equal(q.classes.to(t.device), t.classes):
+                raise ValueError(
+                    f"the support and query pools must hold the same classes; support "
+                    f"{{{t.describe_counts()}}}, queries {{{q.describe_counts()}}}"
+                )
+            self._query_table = q
         if n_way < 1 or k_shot < 1 or n_query < 1:
             raise ValueError(
                 f"n_way, k_shot and n_query must be >= 1; got {n_way}, {k_shot}, {n_query}"
@@ -202,13 +228,16 @@ class EpisodeSampler:
                 f"a {n_way}-way episode needs {n_way} classes but the labels hold only "
                 f"{len(t.classes)} (class counts {{{t.describe_counts()}}}); lower n_way."
             )
-        need = k_shot + n_query
+        pools = [(t, k_shot + n_query, "")] if self._query_table is None else [
+            (t, k_shot, "support "), (self._query_table, n_query, "query ")]  # fmt: skip
         short = [
-            f"{t.name(c)} ({n})"
-            for c, n in zip(t.classes.tolist(), t.counts.tolist(), strict=True)
+            f"{where}{table.name(c)} ({n})"
+            for table, need, where in pools
+            for c, n in zip(table.classes.tolist(), table.counts.tolist(), strict=True)
             if n < need
         ]
         if short:
+            need = k_shot + n_query if self._query_table is None else f"{k_shot} / {n_query}"
             raise ValueError(
                 f"each class needs k_shot + n_query = {need} images, but these classes have "
                 f"fewer: {', '.join(short)}. Lower k_shot/n_query or drop those classes."
@@ -224,7 +253,6 @@ class EpisodeSampler:
             raise ValueError(f"n_episodes must be >= 0; got {n_episodes}")
         t = self._table
         n, need, nc = self.n_way, self.k_shot + self.n_query, len(t.classes)
-        max_count = int(t.counts.max())
         gen = torch.Generator(device=t.device).manual_seed(_derive_seed(self.seed, epoch, 7))
         cls_blocks, img_blocks = [], []
         for _ in range(-(-n_episodes // self.block)):  # a loop over blocks, not episodes
@@ -232,12 +260,12 @@ class EpisodeSampler:
             # N distinct classes: the N smallest of nc random keys (a random permutation prefix).
             ckeys = torch.rand((e, nc), generator=gen, device=t.device)
             cpos = ckeys.topk(n, dim=1, largest=False).indices  # [e, N]
-            # K+Q distinct members per class: smallest keys, slots past the class size barred.
-            mkeys = torch.rand((e, n, max_count), generator=gen, device=t.device)
-            slot = torch.arange(max_count, device=t.device)
-            mkeys = mkeys.masked_fill(slot >= t.counts[cpos][..., None], 2.0)
-            members = mkeys.topk(need, dim=-1, largest=False).indices  # [e, N, K+Q]
-            img_blocks.append(t.order[t.offsets[cpos][..., None] + members])
+            if self._query_table is None:  # K+Q distinct members of each class
+                img_blocks.append(_members(t, cpos, need, gen))
+            else:  # K from the support pool, Q from the query pool
+                sup = _members(t, cpos, self.k_shot, gen)
+                qry = _members(self._query_table, cpos, self.n_query, gen)
+                img_blocks.append(torch.cat([sup, qry], dim=-1))
             cls_blocks.append(t.classes[cpos])
         if cls_blocks:
             classes = torch.cat(cls_blocks)[:n_episodes]

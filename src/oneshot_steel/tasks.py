@@ -92,6 +92,12 @@ class Task:
         device = next(net.parameters()).device
         self.cfg, self.net, self.device = cfg, net, device
         self.memory_format = memory_format  # channels_last on CPUs (train.autocast_settings)
+        if train.is_signal and (cfg.augment or cfg.crop_size):
+            raise ValueError(
+                "the augmentation and crops of TrainConfig (rotations, flips, brightness, "
+                "square crops) are for images; train on signal windows with augment=False "
+                "and crop_size=0"
+            )
         size, least = train.image_size, getattr(net, "min_size", None)
         if cfg.crop_size > size:  # would silently train on whole images
             raise ValueError(
@@ -129,6 +135,8 @@ class Task:
 
     def inputs(self, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         c = self.cfg
+        if images.ndim == 3:  # signal windows [B, C, L]: float already, nothing to augment
+            return images.contiguous()
         if c.crop_size and c.crop_size < images.shape[-1]:
             images = random_crop(images, c.crop_size, gen)
         if not c.augment:

@@ -66,8 +66,8 @@ TRAINING_CHAPTERS = [
 
 
 def test_chapters_that_train_have_the_checkpoints_parameter() -> None:
-    """Chapters 5-10 keep trained runs; CHECKPOINTS (Drive on Colab) must be a parameter there."""
-    expected = ["ch05", "ch06", "ch07", "ch08", "ch09", "ch10"]
+    """Chapters 5-11 keep trained runs; CHECKPOINTS (Drive on Colab) must be a parameter there."""
+    expected = ["ch05", "ch06", "ch07", "ch08", "ch09", "ch10", "ch11"]
     assert [p.stem[:4] for p in TRAINING_CHAPTERS] == expected
     for path in TRAINING_CHAPTERS:
         nb = nbformat.read(path, as_version=4)

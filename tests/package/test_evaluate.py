@@ -178,3 +178,16 @@ def test_threshold_is_chosen_on_validation_not_test() -> None:
     assert scores[0][1] == pytest.approx(scores[1][1])  # same pairs, same decisions
     with pytest.raises(ValueError, match="val_set"):
         pair_verification(val_emb, val, val_embeddings=val_emb)
+
+
+def test_episodes_across_conditions_take_queries_from_the_query_set() -> None:
+    labels = torch.arange(3).repeat_interleave(4)
+    support = _imageset(labels)
+    query = _imageset(labels)
+    emb_s = torch.nn.functional.one_hot(labels, 3).float()
+    good = episodic_accuracy(emb_s, support, 3, 1, 2, 20, query_set=query, query_embeddings=emb_s)
+    bad = episodic_accuracy(emb_s, support, 3, 1, 2, 20, query_set=query,
+                            query_embeddings=emb_s.roll(1, dims=1))  # fmt: skip
+    assert good.mean == 1.0 and bad.mean == 0.0
+    with pytest.raises(ValueError, match="query_embeddings"):
+        episodic_accuracy(emb_s, support, 3, 1, 2, 5, query_set=query)

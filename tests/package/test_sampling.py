@@ -153,3 +153,16 @@ def test_errors_name_the_class_when_the_names_are_known() -> None:
         EpisodeSampler(labels, n_way=3, k_shot=1, n_query=3, class_names=names)
     with pytest.raises(ValueError, match=r"'Cr': 1, 'PS': 3"):
         PairSampler(torch.tensor([0, 1, 1, 1]), 10, class_names=names)
+
+
+def test_episodes_with_queries_from_another_pool() -> None:
+    support = torch.tensor([0, 0, 1, 1, 2, 2])
+    query = torch.tensor([2, 1, 0, 2, 1, 0, 0, 1, 2])
+    s = EpisodeSampler(support, 3, 1, 2, seed=1, query_labels=query)
+    eps = s.sample(70)
+    assert (support[eps.support] == eps.classes[..., None]).all()
+    assert (query[eps.query] == eps.classes[..., None]).all()  # queries index the query pool
+    with pytest.raises(ValueError, match="same classes"):
+        EpisodeSampler(support, 2, 1, 1, query_labels=torch.tensor([0, 1, 3]))
+    with pytest.raises(ValueError, match="query 2"):
+        EpisodeSampler(support, 3, 1, 4, query_labels=query)

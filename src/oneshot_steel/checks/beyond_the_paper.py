@@ -1,5 +1,5 @@
-"""Named checks of the book's third part, *Beyond the paper*: chapters 8-10 (better one-shot
-models, inspection in practice, deployment).
+"""Named checks of the book's third part, *Beyond the paper*: chapters 8-11 (better one-shot
+models, inspection in practice, deployment, vibration).
 
 Imported by the package's ``__init__``, which registers them.
 """
@@ -177,3 +177,34 @@ def _ch10_int8_per_row(candidate: Any) -> CheckResult:
                 hint,
             )
     return _passed(what, f"{len(cases)} matrices")
+
+
+# ------------------------------------------------------------ chapter 11: vibration
+@register("ch11.defect_frequencies")
+def _ch11_defect_frequencies(candidate: Any) -> CheckResult:
+    """``candidate(rpm, n_balls, d, D, contact_angle_deg)`` -> ``{"shaft", "BPFO", "BPFI"}``
+    in Hz, compared with :meth:`~oneshot_steel.vibration.cwru.Bearing.frequencies` on the
+    CWRU drive-end bearing and two others (one with a contact angle), at several speeds."""
+    from ..vibration.cwru import Bearing
+
+    bearings = [Bearing(), Bearing(8, 0.25, 1.2, 0.0), Bearing(12, 0.4, 2.0, 15.0)]
+    cases = [(rpm, b) for b in bearings for rpm in (1797.0, 1725.0, 600.0)]
+    what = "the shaft rate, BPFO and BPFI"
+    hint = (
+        "shaft = rpm / 60; r = d / D * cos(angle in radians); BPFO = n * shaft / 2 * (1 - r), "
+        "BPFI = n * shaft / 2 * (1 + r)."
+    )
+    for rpm, b in cases:
+        args = (rpm, b.n_balls, b.ball_diameter, b.pitch_diameter, b.contact_angle)
+        got = _call(candidate, what, hint, *args)
+        want = {k: v for k, v in b.frequencies(rpm).items() if k in ("shaft", "BPFO", "BPFI")}
+        if not isinstance(got, dict) or any(k not in got for k in want):
+            _fail(what, f"expected a dict with the keys {sorted(want)}, got {got!r:.80}", hint)
+        for key, value in want.items():
+            if not abs(float(got[key]) - value) <= 1e-6 * max(1.0, abs(value)):
+                _fail(
+                    f"{what} at {rpm:g} rpm, {b.n_balls} balls, contact angle {b.contact_angle:g}",
+                    f"expected {key} = {value:.4f} Hz, got {float(got[key]):.4f} Hz",
+                    hint,
+                )
+    return _passed(what, f"{len(cases)} bearings and speeds agree with the package")

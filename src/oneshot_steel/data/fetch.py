@@ -70,21 +70,24 @@ MANUAL_ROUTES = (
 # --------------------------------------------------------------------------- installing
 # (reading a folder, zip or tar safely, and extracting it flat: see .archive; building the
 # folder beside its destination and renaming it into place: see .staging)
-def _install(staged: Path, dest: Path, sums: Mapping[str, str]) -> None:
+def install_verified(staged: Path, dest: Path, sums: Mapping[str, str]) -> None:
+    """Write the manifest into the verified folder ``staged`` and rename it onto ``dest``."""
     (staged / MANIFEST_NAME).write_text(format_manifest(sums), encoding="utf-8")
     swap_into_place(staged, dest)
     write_stamp(dest, sums)  # every file was hashed on the way in
 
 
-def _check_replaceable(dest: Path, sums: Mapping[str, str], problem: str) -> None:
-    """Refuse to replace a ``dest`` holding anything but (a damaged copy of) NEU files."""
+def check_replaceable(
+    dest: Path, sums: Mapping[str, str], problem: str, what: str = "NEU-CLS"
+) -> None:
+    """Refuse to replace a ``dest`` holding anything but (a damaged copy of) ``what``'s files."""
     if not dest.is_dir():
         raise DataError(f"{dest} exists and is not a folder; pass another --dest.")
     ours = {*sums, MANIFEST_NAME}
     foreign = sorted(p.name for p in dest.iterdir() if p.name not in ours or not p.is_file())
     if foreign:
         raise DataError(
-            f"{dest} does not hold a verified NEU-CLS copy ({problem}) and also holds other "
+            f"{dest} does not hold a verified {what} copy ({problem}) and also holds other "
             f"files (e.g. {foreign[0]}), so it is left alone. Move it away or pass another --dest."
         )
 
@@ -131,7 +134,7 @@ def fetch_neu(
             return dest
         except DataError as err:
             problem = str(err).split(". ")[0]  # the finding, without its advice to fetch
-            _check_replaceable(dest, sums, problem)
+            check_replaceable(dest, sums, problem)
             _say(progress, f"{dest} does not verify ({problem}); replacing it.")
     if from_path is not None:
         source = Path(from_path).expanduser()
@@ -142,7 +145,7 @@ def fetch_neu(
             )
         with staging(dest) as tmp:
             _extract_flat(source.resolve(), tmp / "neu", sums)
-            _install(tmp / "neu", dest, sums)
+            install_verified(tmp / "neu", dest, sums)
         _say(progress, f"Installed {len(sums)} verified files from {source} into {dest}.")
         return dest
     errors: list[tuple[Mirror, BaseException]] = []
@@ -157,7 +160,7 @@ def fetch_neu(
                 errors.append((mirror, err))
                 _say(progress, f"  failed: {type(err).__name__}: {err}")
                 continue
-            _install(tmp / "neu", dest, sums)
+            install_verified(tmp / "neu", dest, sums)
         _say(progress, f"Installed {len(sums)} verified files into {dest}.")
         return dest
     lines = "\n".join(f"  - {m.name} <{m.url}>: {type(e).__name__}: {e}" for m, e in errors)

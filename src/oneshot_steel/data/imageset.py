@@ -1,4 +1,8 @@
-"""`ImageSet`: the one in-memory form every loader returns and every other module consumes."""
+"""`ImageSet`: the one in-memory form every loader returns and every other module consumes.
+
+It also holds windows of signals (chapter 11: vibration): float32 ``[N, C, L]`` instead of
+uint8 images, so the samplers, the training loop and the evaluation code serve both.
+"""
 
 from __future__ import annotations
 
@@ -24,10 +28,11 @@ NEU_CLASS_NAMES: dict[str, str] = {
 
 @dataclass
 class ImageSet:
-    """Grayscale images, their labels and where they came from.
+    """Grayscale images (or signal windows), their labels and where they came from.
 
     Attributes:
-        images: uint8 tensor ``[N, 1, S, S]`` (0..255, not yet scaled for a model).
+        images: uint8 tensor ``[N, 1, S, S]`` (0..255, not yet scaled for a model), or
+            float32 signal windows ``[N, C, L]`` (see :attr:`is_signal`).
         labels: int64 tensor ``[N]``; ``labels[i]`` indexes ``classes``.
         classes: class names; NEU sets use the prefixes of :data:`NEU_CLASSES`.
         paths: source file of each image (for reports and duplicate checks).
@@ -46,10 +51,13 @@ class ImageSet:
     _class_index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 1:
+        x = self.images
+        image = x.dtype == torch.uint8 and x.ndim == 4 and x.shape[1] == 1
+        signal = x.dtype == torch.float32 and x.ndim == 3 and x.shape[1] >= 1
+        if not (image or signal):
             raise ValueError(
-                f"ImageSet.images must be a uint8 tensor [N, 1, S, S]; got {self.images.dtype} "
-                f"{tuple(self.images.shape)}"
+                f"ImageSet.images must be a uint8 tensor [N, 1, S, S] (images) or a float32 "
+                f"tensor [N, C, L] (signal windows); got {x.dtype} {tuple(x.shape)}"
             )
         n = self.images.shape[0]
         if self.labels.shape != (n,) or len(self.paths) != n:
@@ -68,8 +76,13 @@ class ImageSet:
 
     @property
     def image_size(self) -> int:
-        """Side length S of the square images."""
+        """Side length S of the square images (the window length L of signals)."""
         return int(self.images.shape[-1])
+
+    @property
+    def is_signal(self) -> bool:
+        """True when this set holds float signal windows ``[N, C, L]``, not images."""
+        return self.images.ndim == 3
 
     def class_counts(self) -> dict[str, int]:
         """Number of images per class, in class order."""
@@ -120,7 +133,6 @@ class ImageSet:
         counts = ", ".join(f"{c}={n}" for c, n in self.class_counts().items())
         kind = " SYNTHETIC" if self.synthetic else ""
         src = f", source={self.source!r}" if self.source else ""
-        return (
-            f"ImageSet({len(self)}{kind} images of {self.image_size}x{self.image_size}, "
-            f"{len(self.classes)} classes [{counts}]{src})"
-        )
+        size = f"{self.image_size}x{self.image_size}"
+        what = f"windows of {self.image_size} samples" if self.is_signal else f"images of {size}"
+        return f"ImageSet({len(self)}{kind} {what}, {len(self.classes)} classes [{counts}]{src})"
