@@ -301,7 +301,8 @@ def _validation_set(data, fingerprints: dict, seed: int):
     test_classes = [c for c in data.classes if c not in train_classes]
     if not test_classes:
         return None
-    split = one_shot_split(data, train_classes, test_classes, seed=seed)
+    n_val, n_train = fingerprints["val"]["n_images"], fingerprints["train"]["n_images"]
+    split = one_shot_split(data, train_classes, test_classes, n_val / (n_val + n_train), seed)
     return split.val if data_fingerprint(split.val) == fingerprints["val"] else None
 
 

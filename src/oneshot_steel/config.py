@@ -271,10 +271,21 @@ class Recipe:
 # Chapter 8's best recipe: the compact net trained with NT-Xent on 64 px windows of 200 px
 # images, SimpleShot centring kept in the net. ``paper`` is its full (reference) length.
 _SSL = TrainConfig(
-    model="compact", width=32, embedding_dim=64, crop_size=64, lr=1e-3, epochs=4,
-    episodes_per_epoch=50, val_episodes=100, n_way=3, k_shot=5, n_query=10, ssl_batch=48,
-    temperature=0.2, simpleshot=True,
-)  # fmt: skip
+    model="compact",
+    width=32,
+    embedding_dim=64,
+    crop_size=64,
+    lr=1e-3,
+    epochs=4,
+    episodes_per_epoch=50,
+    val_episodes=100,
+    n_way=3,
+    k_shot=5,
+    n_query=10,
+    ssl_batch=48,
+    temperature=0.2,
+    simpleshot=True,
+)
 #: The named recipes. ``"best"`` is the alias of the book's best one-shot model (chapter 8).
 RECIPES: dict[str, Recipe] = {
     "paper": Recipe("paper", "siamese", 100, dict(PRESETS), 100, "the paper's Siamese net"),
@@ -293,9 +304,10 @@ RECIPES: dict[str, Recipe] = {
                 epochs=2,
                 episodes_per_epoch=4,
                 val_episodes=20,
+                k_shot=1,
                 n_query=3,
                 ssl_batch=16,
-            ),  # fmt: skip
+            ),
         },
         summary="compact net, NT-Xent on 64 px windows of 200 px images, SimpleShot in the net",
     ),
