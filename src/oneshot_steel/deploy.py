@@ -173,7 +173,18 @@ class _ChannelsLast(nn.Module):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
-def optimise_for_cpu(model: nn.Module, image_size: int) -> torch.jit.ScriptModule:
+class _Frozen(nn.Module):
+    """A frozen TorchScript net behind the ``nn.Module`` interface (``embed`` needs ``eval``)."""
+
+    def __init__(self, scripted: torch.jit.ScriptModule):
+        super().__init__()
+        self.scripted = scripted
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.scripted(x)
+
+
+def optimise_for_cpu(model: nn.Module, image_size: int) -> nn.Module:
     """A CPU copy of ``model`` for fast batch-1 queries of ``image_size`` images, same maths.
 
     Every conv-BatchNorm-ReLU block is fused into one convolution (eval-mode BatchNorm is an
@@ -194,7 +205,7 @@ def optimise_for_cpu(model: nn.Module, image_size: int) -> torch.jit.ScriptModul
     with torch.no_grad(), _quiet_deprecations(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the input-shape checks
         frozen = torch.jit.freeze(torch.jit.trace(net, example, check_trace=False))
-        return torch.jit.optimize_for_inference(frozen)
+        return _Frozen(torch.jit.optimize_for_inference(frozen)).eval()
 
 
 def model_size_bytes(model: nn.Module) -> int:
