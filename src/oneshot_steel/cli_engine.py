@@ -178,7 +178,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=_positive_int, default=10_000, help="default: 10000")
     p.add_argument("--pairs", type=_positive_int, default=900, help="default: 900")
     p.add_argument(
-        "--threshold", type=_distance, default=None, help="a distance >= 0 (default: the margin)"
+        "--threshold",
+        type=_distance,
+        default=None,
+        help="a distance >= 0 (default: the margin; for recipe best, the threshold chosen on "
+        "the run's validation pairs when the data holds them)",
     )
     p.add_argument("--seed", type=_int, default=0, help="episode and pair seed (default: 0)")
     p.add_argument(
@@ -242,6 +246,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
     val = {} if val_set is None else {"val_set": val_set, "val_embeddings": embed(net, val_set)}
     pv = pair_verification(emb, data, args.pairs, threshold, seed=args.seed, **val)
+    if args.threshold is None and config.simpleshot and pv.val_threshold is not None:
+        # A SimpleShot net's features have unit length: the contrastive margin means nothing
+        # for them, so its default threshold is the one chosen on the validation pairs.
+        pv = pair_verification(emb, data, args.pairs, pv.val_threshold, seed=args.seed, **val)
     result = {
         "checkpoint": str(args.checkpoint),
         "data": {

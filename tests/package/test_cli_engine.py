@@ -275,4 +275,5 @@ def test_train_the_best_recipe_then_evaluate_with_a_validation_threshold(
     assert main([*argv, "--queries", "5", "--pairs", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["data"]["image_size"] == 48  # the checkpoint's input size, not the default
-    assert result["pair_verification"]["val_threshold"] is not None
+    pairs = result["pair_verification"]
+    assert pairs["val_threshold"] is not None and pairs["threshold"] == pairs["val_threshold"]
