@@ -72,7 +72,7 @@ _CLASSES: dict[str, str] = {
 #: the value that means "as before", so runs written before they existed still load and
 #: resume. Fields missing from an old config and not listed here (``ssl_batch``,
 #: ``temperature``) only matter to self-supervised runs, which did not exist then.
-_ADDED_LATER = {"crop_size": 0, "pretrained": False}
+_ADDED_LATER = {"crop_size": 0, "pretrained": False, "simpleshot": False}
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
 
 
@@ -197,7 +197,11 @@ def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
     if name == "paper":
         return {"name": "paper", "kwargs": {"image_size": image_size, "embedding_dim": dim}}
     if name == "compact":
-        return {"name": "compact", "kwargs": {"embedding_dim": dim, "width": config["width"]}}
+        kwargs = {"embedding_dim": dim, "width": config["width"]}
+        return {
+            "name": "compact",
+            "kwargs": kwargs | ({"centre": True} if config.get("simpleshot") else {}),
+        }
     if name == "resnet18":
         return {"name": "resnet18", "kwargs": {"embedding_dim": dim}}
     if name in ("wdcnn", "gru"):  # signal windows; any length, so none is recorded

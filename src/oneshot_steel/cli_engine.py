@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from .cli_args import (
@@ -41,6 +42,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
         "Writes OUT/model.pt (resumable), OUT/best.pt and OUT/history.json.",
     )
     p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
+    p.add_argument(
+        "--recipe",
+        choices=_RECIPES,
+        default=None,
+        help="a named recipe: model, loss, image size and settings in one word; 'best' is the "
+        "book's best one-shot model (chapter 8, alias of selfsup-windows). --preset sets its "
+        "length; --model, --loss, --crop-size, --image-size override it. Default: the paper's",
+    )
     _add_data_arg(p)
     p.add_argument("--out", type=_out_dir, required=True, metavar="DIR", help="run folder")
     p.add_argument("--seed", type=_int, default=0, help="random seed (default: 0)")
@@ -67,19 +76,23 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--loss",
         choices=("contrastive", "prototypical", "selfsup"),
-        default="contrastive",
+        default=None,
         help="contrastive (pairs, the paper's), prototypical (episodes) or selfsup (NT-Xent on "
         "two views of each image, no labels; chapter 8). Default: contrastive",
     )
     p.add_argument(
         "--crop-size",
         type=_int,
-        default=0,
+        default=None,
         metavar="PX",
         help="train on random PX x PX windows (compact/resnet18 only; default 0: whole images)",
     )
     p.add_argument(
-        "--image-size", type=_positive_int, default=100, metavar="PX", help="default: 100"
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        metavar="PX",
+        help="default: the recipe's (100 for the paper's)",
     )
     p.add_argument("--val-fraction", type=float, default=0.2, help="default: 0.2; 0: no validation")
     _add_device_arg(p)
@@ -90,17 +103,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 _SYNTHETIC = "SYNTHETIC stand-in data (procedural images, not NEU-CLS)"
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    from .data.splits import PAPER_TRAIN_CLASSES, one_shot_split
-    from .train import TrainConfig, train_episodic, train_self_supervised, train_siamese
+_RECIPES = ("best", "selfsup-windows", "paper")
+_LOSSES = {"siamese": "contrastive", "episodic": "prototypical", "selfsup": "selfsup"}
 
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import recipe
+    from .data.splits import PAPER_TRAIN_CLASSES, one_shot_split
+    from .train import train_episodic, train_self_supervised, train_siamese
+
+    chosen = recipe(args.recipe or "paper")
+    loss = args.loss or _LOSSES[chosen.kind]
     fit = {
         "contrastive": train_siamese,
         "prototypical": train_episodic,
         "selfsup": train_self_supervised,
-    }[args.loss]
+    }[loss]
 
-    data = _load_data(args.data, args.image_size)
+    data = _load_data(args.data, args.image_size or chosen.size(args.preset))
     if data.synthetic:
         print(f"training on {_SYNTHETIC}", file=sys.stderr)
     train_classes = list(PAPER_TRAIN_CLASSES if args.train_classes is None else args.train_classes)
@@ -113,10 +133,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "unseen for testing; train on fewer classes"
         )
     split = one_shot_split(data, train_classes, test_classes, args.val_fraction, args.seed)
-    overrides = {"seed": args.seed, "crop_size": args.crop_size}
+    overrides: dict[str, object] = {"seed": args.seed}
+    overrides |= {"crop_size": args.crop_size} if args.crop_size is not None else {}
     overrides |= {"model": args.model} if args.model else {}
     overrides |= {"lr": args.lr} if args.lr is not None else {}
-    config = TrainConfig.preset(args.preset, **overrides)
+    if args.model and args.model != "compact":
+        overrides["simpleshot"] = False  # only the compact net keeps the SimpleShot mean
+    config = replace(chosen.config(args.preset), **overrides)
     history = fit(
         config,
         split.train,
@@ -127,7 +150,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     best = history.get("best_val_loss")
     print(
-        f"trained {config.model} net ({args.preset}, {args.loss} loss, seed {args.seed}) on "
+        f"trained {config.model} net (recipe {chosen.name}, {args.preset}, {loss} loss, seed {args.seed}) on "
         f"{','.join(train_classes)} ({len(split.train)} train / {len(split.val)} val images); "
         f"unseen: {','.join(test_classes)}; best epoch {history.get('best_epoch')}"
         + (f" (val loss {best:.4f})" if best is not None else "")
@@ -163,7 +186,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--episodes", type=_positive_int, default=10_000, help="default: 10000")
     p.add_argument("--pairs", type=_positive_int, default=900, help="default: 900")
     p.add_argument(
-        "--threshold", type=_distance, default=None, help="a distance >= 0 (default: the margin)"
+        "--threshold",
+        type=_distance,
+        default=None,
+        help="a distance >= 0 (default: the margin; for recipe best, the threshold chosen on "
+        "the run's validation pairs when the data holds them)",
     )
     p.add_argument("--seed", type=_int, default=0, help="episode and pair seed (default: 0)")
     p.add_argument(
@@ -186,9 +213,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ].get("image_size", 100)
     threshold = args.threshold if args.threshold is not None else ckpt["config"].get("margin")
     trained_on_synthetic = ((ckpt.get("data") or {}).get("train") or {}).get("synthetic")
+    fingerprints = ckpt.get("data") or {}
     del ckpt
-    net, _, _ = load_checkpoint(args.checkpoint, args.device, weights=args.weights)
+    net, config, _ = load_checkpoint(args.checkpoint, args.device, weights=args.weights)
     data = _load_data(args.data, size)
+    val_set = _validation_set(data, fingerprints, config.seed)
     if args.classes:
         data = data.subset(args.classes)
     if args.n_way > len(data.classes):
@@ -223,7 +252,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     ep = episodic_accuracy(
         emb, data, args.n_way, args.k_shot, args.queries, args.episodes, args.seed
     )
-    pv = pair_verification(emb, data, args.pairs, threshold, seed=args.seed)
+    val = {} if val_set is None else {"val_set": val_set, "val_embeddings": embed(net, val_set)}
+    pv = pair_verification(emb, data, args.pairs, threshold, seed=args.seed, **val)
+    if args.threshold is None and config.simpleshot and pv.val_threshold is not None:
+        # A SimpleShot net's features have unit length: the contrastive margin means nothing
+        # for them, so its default threshold is the one chosen on the validation pairs.
+        pv = pair_verification(emb, data, args.pairs, pv.val_threshold, seed=args.seed, **val)
     result = {
         "checkpoint": str(args.checkpoint),
         "data": {
@@ -256,6 +290,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "n_same": pv.n_same,
             "auc": pv.auc,
             "eer": pv.eer,
+            "val_threshold": pv.val_threshold,
+            "accuracy_at_val_threshold": pv.accuracy_at_val_threshold,
         },
     }
     if args.json:
@@ -266,6 +302,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(ep)
         print(pv)
     return 0
+
+
+def _validation_set(data, fingerprints: dict, seed: int):
+    """The run's own validation images (held-out images of its TRAINING classes) when ``data``
+    holds them, rebuilt by the same split and checked against the checkpoint's fingerprint;
+    else None. The pair threshold chosen on them is the paper's protocol for the test pairs."""
+    from .checkpoint import data_fingerprint
+    from .data.splits import one_shot_split
+
+    train_classes = (fingerprints.get("train") or {}).get("classes") or []
+    if not fingerprints.get("val") or not set(train_classes) <= set(data.classes):
+        return None
+    test_classes = [c for c in data.classes if c not in train_classes]
+    if not test_classes:
+        return None
+    n_val, n_train = fingerprints["val"]["n_images"], fingerprints["train"]["n_images"]
+    split = one_shot_split(data, train_classes, test_classes, n_val / (n_val + n_train), seed)
+    return split.val if data_fingerprint(split.val) == fingerprints["val"] else None
 
 
 # --------------------------------------------------------------------------- reproduce

@@ -16,9 +16,12 @@ from typing import Any, ClassVar
 __all__ = [
     "CNN_PRESETS",
     "PRESETS",
+    "RECIPES",
     "RESUMABLE_FIELDS",
     "CNNConfig",
+    "Recipe",
     "TrainConfig",
+    "recipe",
 ]
 
 #: The only config fields that may change when a run is resumed (and that may differ between
@@ -90,6 +93,7 @@ class TrainConfig:
     ssl_batch: int = 48  #: self-supervised training: images per step (two views each)
     temperature: float = 0.2  #: self-supervised training: NT-Xent temperature
     pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
+    simpleshot: bool = False  #: "compact": keep SimpleShot's base-class mean in the net (ch. 8)
 
     def __post_init__(self) -> None:
         ints = ("embedding_dim", "width", "batch_size", "epochs", "pairs_per_epoch", "val_pairs")
@@ -108,6 +112,10 @@ class TrainConfig:
                 "crop_size": ("0 (whole images) or a size >= 1", lambda v: v >= 0),
                 "ssl_batch": ("a whole number >= 2", lambda v: _positive_int(v) and v >= 2),
                 "temperature": _POSITIVE,
+                "simpleshot": (
+                    "False unless model is 'compact'",
+                    lambda v: not v or self.model == "compact",
+                ),
             },
         )
 
@@ -119,6 +127,12 @@ class TrainConfig:
         except KeyError:
             raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
         return replace(base, **overrides)
+
+    @classmethod
+    def recipe(cls, name: str, preset: str = "quick", **overrides: Any) -> TrainConfig:
+        """The config of recipe ``name`` (e.g. ``"best"``, see :data:`RECIPES`) at ``preset``'s
+        length; :func:`recipe` also gives its training kind and image size."""
+        return replace(recipe(name).config(preset), **overrides)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain builtins only (betas as a list), so ``weights_only`` loading can read it."""
@@ -222,3 +236,89 @@ CNN_PRESETS: dict[str, CNNConfig] = {
     "quick": CNNConfig(epochs=15),
     "smoke": CNNConfig(epochs=3, samples_per_epoch=256),
 }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named way to train: the loss (``kind``), the input size and one config per preset.
+
+    The checkpoint of a recipe's run holds all that inference needs (the net, its input size,
+    the SimpleShot mean), so ``evaluate`` and :class:`~oneshot_steel.classifier.OneShotClassifier`
+    use it as they use any other run.
+    """
+
+    name: str
+    kind: str  #: "siamese", "episodic" or "selfsup" (see :func:`oneshot_steel.train.train_or_load`)
+    image_size: int  #: the images it trains on and reads at test time, at the quick/paper length
+    presets: dict[str, TrainConfig]
+    smoke_image_size: int = 64
+    summary: str = ""
+
+    def config(self, preset: str) -> TrainConfig:
+        try:
+            return self.presets[preset]
+        except KeyError:
+            raise ValueError(
+                f"Unknown preset {preset!r} for recipe {self.name!r}; choose one of "
+                f"{sorted(self.presets)}"
+            ) from None
+
+    def size(self, preset: str) -> int:
+        """The image size of ``preset`` (smoke runs on small images, in seconds)."""
+        return self.smoke_image_size if preset == "smoke" else self.image_size
+
+
+# Chapter 8's best recipe: the compact net trained with NT-Xent on 64 px windows of 200 px
+# images, SimpleShot centring kept in the net. ``paper`` is its full (reference) length.
+_SSL = TrainConfig(
+    model="compact",
+    width=32,
+    embedding_dim=64,
+    crop_size=64,
+    lr=1e-3,
+    epochs=4,
+    episodes_per_epoch=50,
+    val_episodes=100,
+    n_way=3,
+    k_shot=5,
+    n_query=10,
+    ssl_batch=48,
+    temperature=0.2,
+    simpleshot=True,
+)
+#: The named recipes. ``"best"`` is the alias of the book's best one-shot model (chapter 8).
+RECIPES: dict[str, Recipe] = {
+    "paper": Recipe("paper", "siamese", 100, dict(PRESETS), 100, "the paper's Siamese net"),
+    "selfsup-windows": Recipe(
+        "selfsup-windows",
+        "selfsup",
+        200,
+        {
+            "quick": _SSL,
+            "paper": replace(_SSL, epochs=10, episodes_per_epoch=100),
+            "smoke": replace(
+                _SSL,
+                width=8,
+                embedding_dim=16,
+                crop_size=32,
+                epochs=2,
+                episodes_per_epoch=4,
+                val_episodes=20,
+                k_shot=1,
+                n_query=3,
+                ssl_batch=16,
+            ),
+        },
+        summary="compact net, NT-Xent on 64 px windows of 200 px images, SimpleShot in the net",
+    ),
+}
+_ALIASES = {"best": "selfsup-windows"}
+
+
+def recipe(name: str) -> Recipe:
+    """The recipe called ``name`` (``"best"`` is an alias of the book's best model)."""
+    try:
+        return RECIPES[_ALIASES.get(name, name)]
+    except KeyError:
+        choices = sorted([*RECIPES, *_ALIASES])
+        raise ValueError(f"Unknown recipe {name!r}; choose one of {choices}") from None

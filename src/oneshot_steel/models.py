@@ -170,11 +170,21 @@ class CompactEmbeddingNet(nn.Module):
     first three, global average pooling and a linear projection. About 0.25 M parameters
     (160x fewer than the paper's branch) and, thanks to global pooling, any input of at least
     32x32 works, so the same weights run on 100x100 and on the original 200x200 images.
+    ``centre=True`` stores SimpleShot's base-class mean in the net (buffer ``base_mean``, set
+    by training, kept in the checkpoint): in eval mode the net then returns the centred,
+    unit-length feature itself, so every caller of the net gets what chapter 8 scores.
     """
 
     min_size: int = 32
 
-    def __init__(self, embedding_dim: int = 64, width: int = 32, *, in_channels: int = 1):
+    def __init__(
+        self,
+        embedding_dim: int = 64,
+        width: int = 32,
+        *,
+        in_channels: int = 1,
+        centre: bool = False,
+    ):
         super().__init__()
         if embedding_dim < 1 or width < 1 or in_channels < 1:
             raise ValueError(
@@ -202,11 +212,21 @@ class CompactEmbeddingNet(nn.Module):
             )
         )
         self.head = nn.Linear(4 * w, embedding_dim)
+        self.centre = centre
+        if centre:
+            self.register_buffer("base_mean", torch.zeros(embedding_dim))
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature before SimpleShot centring (what training and ``base_mean`` read)."""
+        check_image_batch(x, type(self).__name__, channels=self.in_channels, min_size=self.min_size)
+        return self.head(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` float in [-1, 1], H, W >= 32 -> ``[B, embedding_dim]``."""
-        check_image_batch(x, type(self).__name__, channels=self.in_channels, min_size=self.min_size)
-        return self.head(self.features(x))
+        f = self.raw(x)
+        if self.centre and not self.training:  # SimpleShot (ch. 8): centre, then unit length
+            return nn.functional.normalize(f - self.base_mean, dim=1)
+        return f
 
 
 class SiameseNetwork(nn.Module):

@@ -59,6 +59,9 @@ def epoch_seed(seed: int, epoch: int, stream: int) -> int:
 INIT, AUGMENT, EPISODES, VALIDATION = range(4)
 #: Without validation images, the divergence check embeds this many training images per epoch.
 CHECK_IMAGES = 64
+#: A net that keeps SimpleShot's base-class mean (``centre``) takes it from this many training
+#: images, spread evenly, before each validation: plenty for a mean, and cheap at 200 px.
+MEAN_IMAGES = 512
 
 
 @contextmanager
@@ -152,7 +155,25 @@ class Task:
     def val_embeddings(self) -> torch.Tensor:
         """Each check image (the validation images when there are some) embedded once, in eval
         mode, without augmentation: what :meth:`validate` and the divergence check read."""
+        if getattr(self.net, "centre", False):
+            self.update_base_mean()
         return embed(self.net, self.check_images, device=self.device, keep_on_device=True)
+
+    def update_base_mean(self) -> None:
+        """Store in the net the mean raw feature of whole, unaugmented training images (the
+        centre of SimpleShot, chapter 8), so validation scores what inference will compute and
+        every checkpoint carries the mean that belongs to its own weights."""
+        net, n = self.net, len(self.images)
+        probe = torch.linspace(0, n - 1, min(n, MEAN_IMAGES), device=self.device).long()
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            feats = [
+                net.raw(to_model_input(self.images[i]).contiguous(memory_format=self.memory_format))
+                for i in probe.split(64)
+            ]
+            net.base_mean.copy_(torch.cat(feats).float().mean(dim=0))
+        net.train(was_training)
 
 
 class PairTask(Task):

@@ -273,3 +273,21 @@ def test_train_with_other_losses_and_windows(
     assert main(args) == 0
     history = json.loads((out / "history.json").read_text())
     assert history["kind"] == kind and len(history["train_loss"]) == 2
+
+
+def test_train_the_best_recipe_then_evaluate_with_a_validation_threshold(
+    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "best"
+    args = ["train", "--recipe", "best", "--preset", "smoke", "--data", str(tiny_neu_dir)]
+    args += ["--out", str(out), "--image-size", "48", "--val-fraction", "0.5", "--no-progress"]
+    assert main(args) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["kind"] == "selfsup"
+    capsys.readouterr()
+    argv = ["evaluate", "--checkpoint", str(out), "--data", str(tiny_neu_dir), "--episodes", "5"]
+    assert main([*argv, "--queries", "5", "--pairs", "20", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["data"]["image_size"] == 48  # the checkpoint's input size, not the default
+    pairs = result["pair_verification"]
+    assert pairs["val_threshold"] is not None and pairs["threshold"] == pairs["val_threshold"]

@@ -322,3 +322,21 @@ def test_ch10_check_passes_per_row_scales_and_explains_the_usual_mistakes(
         check("ch10.int8_per_row", lambda w: per_row(w)[0])
     assert not check("ch10.int8_per_row", ...)
     assert "not answered yet" in capsys.readouterr().out
+
+
+def test_optimise_for_cpu_keeps_the_embeddings_of_a_centred_compact_net() -> None:
+    from oneshot_steel.deploy import optimise_for_cpu
+    from oneshot_steel.models import CompactEmbeddingNet
+
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(embedding_dim=8, width=4, centre=True)
+    net.base_mean.normal_()
+    for m in net.modules():  # BatchNorm statistics that are not the identity
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2)
+    x = torch.rand(3, 1, 40, 40) * 2 - 1
+    fast = optimise_for_cpu(net, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), net.eval()(x), rtol=1e-4, atol=1e-5)
+    assert net.features.block1[1].__class__ is nn.BatchNorm2d  # the original is untouched

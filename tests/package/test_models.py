@@ -241,3 +241,17 @@ def test_paper_net_sizes_are_checked() -> None:
         PaperCNNClassifier(num_classes=1)
     with pytest.raises(ValueError, match="image_size=0"):
         PaperNet(3, image_size=0)
+
+
+def test_centred_compact_net_returns_simpleshot_features_in_eval_mode() -> None:
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(embedding_dim=8, width=4, centre=True)
+    x = torch.rand(5, 1, 32, 32) * 2 - 1
+    mean = torch.randn(8)
+    net.base_mean.copy_(mean)
+    assert torch.equal(net(x), net.raw(x))  # training reads the raw feature
+    net.eval()
+    expected = torch.nn.functional.normalize(net.raw(x) - mean, dim=1)
+    torch.testing.assert_close(net(x), expected)
+    assert "base_mean" in net.state_dict()  # the mean travels with the checkpoint
+    assert "base_mean" not in CompactEmbeddingNet(embedding_dim=8, width=4).state_dict()

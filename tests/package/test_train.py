@@ -405,3 +405,38 @@ def test_resumed_training_keeps_the_best_weights(split, tmp_path: Path) -> None:
     best = [torch.load(tmp_path / n / "best.pt", weights_only=True) for n in ("a", "b", "c")]
     assert best[0]["epoch"] == best[1]["epoch"] == best[2]["epoch"]
     assert all(_states_equal(best[0]["state_dict"], b["state_dict"]) for b in best[1:])
+
+
+def test_recipes_name_a_config_kind_and_size() -> None:
+    from oneshot_steel.config import recipe
+
+    best = recipe("best")
+    assert best is recipe("selfsup-windows") and best.kind == "selfsup"
+    assert best.size("quick") == 200 and best.size("smoke") < 200
+    cfg = TrainConfig.recipe("best", "quick", seed=2)
+    assert (cfg.model, cfg.crop_size, cfg.simpleshot, cfg.seed) == ("compact", 64, True, 2)
+    assert TrainConfig.recipe("paper", "paper") == TrainConfig.preset("paper")
+    with pytest.raises(ValueError, match="Unknown recipe 'bset'"):
+        recipe("bset")
+    with pytest.raises(ValueError, match="simpleshot"):
+        TrainConfig(model="paper", simpleshot=True)
+
+
+def test_the_best_recipe_keeps_its_simpleshot_mean_in_the_checkpoint(split, tmp_path: Path) -> None:
+    from oneshot_steel.augment import to_model_input
+    from oneshot_steel.classifier import OneShotClassifier
+    from oneshot_steel.embedding import embed
+    from oneshot_steel.evaluate import simpleshot
+
+    train, val, test = split
+    cfg = TrainConfig.recipe("best", "smoke", ssl_batch=8, episodes_per_epoch=2)
+    net = train_or_load(cfg, train, val, tmp_path, kind="selfsup", progress=False)
+    assert net.centre and float(net.base_mean.abs().sum()) > 0
+    with torch.no_grad():
+        raw_train = net.raw(to_model_input(train.images))
+        raw_test = net.raw(to_model_input(test.images))
+    torch.testing.assert_close(net.base_mean, raw_train.mean(dim=0), rtol=1e-4, atol=1e-5)
+    feats = embed(net, test)  # the net itself gives SimpleShot's features
+    torch.testing.assert_close(feats, simpleshot(raw_test, raw_train), rtol=1e-4, atol=1e-5)
+    clf = OneShotClassifier(net).enroll(test.select(torch.arange(0, len(test), 40)))
+    assert clf.predict(test)[0].shape == (len(test),)

@@ -1,0 +1,120 @@
+"""The best one-shot model (``train --recipe best``): batch-1 query latency and its speed-ups.
+
+For a trained run of the recipe, on 2 CPU threads, one query image (uint8) is embedded and
+compared with CACHED support embeddings of a 3-way task (the deployment case of chapter 10),
+for each way of running the same weights:
+
+- ``fp32 eager``: the model as trained, what chapter 8 measured (today's best model);
+- ``optimised``: :func:`oneshot_steel.deploy.optimise_for_cpu` (BatchNorm folded, frozen
+  TorchScript, channels_last), the same arithmetic up to rounding;
+- ``optimised, half size``: the same, on images shrunk to half the side (4x fewer pixels).
+
+Timings are interleaved (one call of each in turn, repeated), so the ratios against ``fp32
+eager`` are measured under the same load. Each way's 3-way 1-shot and 5-shot accuracy on the
+unseen classes (the same seeded episodes) gives the accuracy cost of each speed-up.
+
+    python benchmarks/bench_best.py --checkpoint RUN [--data PATH] [--episodes N] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _timing import hardware  # noqa: E402
+
+from oneshot_steel.augment import to_model_input  # noqa: E402
+from oneshot_steel.checkpoint import read_checkpoint  # noqa: E402
+from oneshot_steel.data import load_neu  # noqa: E402
+from oneshot_steel.data.splits import one_shot_split  # noqa: E402
+from oneshot_steel.deploy import optimise_for_cpu  # noqa: E402
+from oneshot_steel.evaluate import embed, episodic_accuracy  # noqa: E402
+from oneshot_steel.train import load_checkpoint  # noqa: E402
+
+
+def shrink(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 images ``[N, 1, S, S]`` resized to ``size`` by area averaging."""
+    return F.interpolate(images.float(), size=size, mode="area").round().to(torch.uint8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--data", default="/work/shared/data/neu-cls")
+    p.add_argument("--episodes", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=100)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=None)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    meta = read_checkpoint(args.checkpoint, mmap=True)
+    size = meta["data"]["train"]["image_size"]
+    train_classes, seed = meta["data"]["train"]["classes"], meta["config"]["seed"]
+    del meta
+    net = load_checkpoint(args.checkpoint, "cpu")[0]
+    data = load_neu(args.data, size=size)
+    test_classes = [c for c in data.classes if c not in train_classes]
+    test = one_shot_split(data, train_classes, test_classes, seed=seed).test
+    ways = {
+        "fp32 eager": (net, size),
+        "optimised": (optimise_for_cpu(net, size), size),
+        "optimised, half size": (optimise_for_cpu(net, size // 2), size // 2),
+    }
+    result: dict = {"hardware": hardware(torch.device("cpu")), "checkpoint": str(args.checkpoint)}
+    result["protocol"] = (
+        f"3-way episodes of {','.join(test_classes)}, 15 queries per class, "
+        f"{args.episodes} episodes, seed 0; latency: one uint8 query embedded and compared "
+        f"with 3 cached support embeddings, {args.threads} threads, median of {args.repeats}"
+    )
+    calls, rows = {}, {}
+    for name, (model, s) in ways.items():
+        images = test.images if s == size else shrink(test.images, s)
+        emb = embed(model, images)
+        rows[name] = {"image_size": s}
+        for k in (1, 5):
+            r = episodic_accuracy(emb, test, 3, k, 15, args.episodes, 0)
+            rows[name][f"{k}-shot"] = [100 * r.mean, 100 * r.ci95]
+        query, support = images[:1], emb[:3]
+
+        def classify(model=model, query=query, support=support) -> int:
+            return int(torch.cdist(model(to_model_input(query)), support).argmin())
+
+        calls[name] = classify
+    times: dict[str, list[float]] = {n: [] for n in calls}
+    with torch.inference_mode():
+        for fn in calls.values():
+            for _ in range(10):
+                fn()
+        for _ in range(args.repeats):
+            for name, fn in calls.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    base = statistics.median(times["fp32 eager"])
+    for name, row in rows.items():
+        ms = statistics.median(times[name])
+        row |= {"ms_per_query": 1e3 * ms, "speed_up": base / ms}
+        row["1-shot points vs fp32"] = row["1-shot"][0] - rows["fp32 eager"]["1-shot"][0]
+        print(
+            f"{name:22s} {row['image_size']:4d}px  {1e3 * ms:8.2f} ms/query  "
+            f"x{base / ms:5.2f}  1-shot {row['1-shot'][0]:.2f} % ± {row['1-shot'][1]:.2f}  "
+            f"5-shot {row['5-shot'][0]:.2f} %"
+        )
+    result["ways"] = rows
+    result["hardware"]["load_average_at_end"] = list(__import__("os").getloadavg())
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
