@@ -108,10 +108,11 @@ variants: install
 	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
-# Two workers (CI has 2 cores; much of a notebook run is single-threaded Python): the tests that
-# execute chapters stay together on one (tests/book/conftest.py), the rest share the other.
-# PYTEST_WORKERS=0 runs everything in one process, as before.
-PYTEST_WORKERS ?= 2
+# One process by default. PYTEST_WORKERS=2 runs two pytest workers (pytest-xdist): the tests
+# that execute chapters stay together on one (tests/book/conftest.py), the rest share the other.
+# Measured on CI's 2 cores it was slower (22 min against about 20): each worker's torch uses
+# both cores, and the oversubscribed threads tripled some tests' times (benchmarks/RESULTS.md).
+PYTEST_WORKERS ?= 0
 test: install browser-deps lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
