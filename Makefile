@@ -110,7 +110,7 @@ variants: install
 
 # One process by default. PYTEST_WORKERS=2 runs two pytest workers (pytest-xdist): the tests
 # that execute chapters stay together on one (tests/book/conftest.py), the rest share the other.
-# Measured on CI's 2 cores it was slower (22 min against about 20): each worker's torch uses
+# Measured on CI's 2 cores it was slower (pytest 22 min 8 s against 18 min 18 s): each worker's torch uses
 # both cores, and the oversubscribed threads tripled some tests' times (benchmarks/RESULTS.md).
 PYTEST_WORKERS ?= 0
 test: install browser-deps lint
