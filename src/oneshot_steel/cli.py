@@ -2,11 +2,12 @@
 
 Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its arguments and
 sets ``handler``, and ``_cmd_<name>(args) -> int`` runs it. The data commands live in
-:mod:`.cli_data`, the engine commands in :mod:`.cli_engine` (shared argument types in
-:mod:`.cli_args`); this module is the single entry point. To add a command, write that
-pair and append the ``_add_`` function to :data:`COMMANDS`. Handlers raise the package's errors;
-:func:`main` turns any of them (and bad arguments or paths) into ``error: ...`` on stderr and
-exit status 2, never a traceback.
+:mod:`.cli_data`, the engine commands in :mod:`.cli_engine` and :mod:`.cli_reproduce`, the
+vibration commands in :mod:`.cli_vibration` (shared argument types in :mod:`.cli_args`); this
+module is the single entry point. To add a command, write that pair and append the ``_add_``
+function to :data:`COMMANDS`. Handlers raise the package's errors; :func:`main` turns any of
+them (and bad arguments or paths) into ``error: ...`` on stderr and exit status 2, never a
+traceback.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import NoReturn
 
 from . import __version__
 from .cli_data import _add_fetch_data, _add_make_synthetic
-from .cli_engine import _add_benchmark, _add_evaluate, _add_reproduce, _add_train
+from .cli_engine import _add_evaluate, _add_train
+from .cli_reproduce import _add_benchmark, _add_reproduce
 from .cli_vibration import (
     _add_evaluate_vibration,
     _add_fetch_vibration_data,

@@ -12,9 +12,10 @@ from __future__ import annotations
 import http.client
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import DataError, DataNotFoundError, FetchError
 from .archive import extract_flat as _extract_flat
@@ -125,8 +126,55 @@ def fetch_neu(
     them in ``.errors``) when every mirror fails.
     """
     limits = Limits(timeout, deadline, min_rate, rate_window)  # bad values fail before any work
-    sums = as_manifest(manifest)
-    dest = Path(dest if dest is not None else default_data_dir()).expanduser().resolve()
+    chosen = MIRRORS if mirrors is None else mirrors
+
+    def get(mirror: Mirror, into: Path) -> None:
+        download(mirror.url, into, limits=limits, progress=progress)  # one archive
+
+    return install_dataset(
+        Path(dest if dest is not None else default_data_dir()),
+        as_manifest(manifest),
+        DatasetInfo("NEU-CLS", "the NEU-CLS images", MANUAL_ROUTES),
+        from_path=from_path,
+        mirrors=[m if isinstance(m, Mirror) else Mirror(m, m) for m in chosen],
+        get=get,
+        where=lambda m: m.url,
+        progress=progress,
+    )
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What :func:`install_dataset` says about a data set in its messages."""
+
+    name: str  #: e.g. "NEU-CLS"
+    contents: str  #: what a ``--from`` folder holds, e.g. "the NEU-CLS images"
+    manual_routes: str  #: how to get the data by hand when every mirror fails
+
+
+M = TypeVar("M")
+
+
+def install_dataset(
+    dest: Path,
+    sums: Mapping[str, str],
+    info: DatasetInfo,
+    *,
+    from_path: str | os.PathLike | None,
+    mirrors: Sequence[M],
+    get: Callable[[M, Path], None],
+    where: Callable[[M], str],
+    progress: bool,
+) -> Path:
+    """The one verified install behind every ``fetch-*`` command; returns ``dest``.
+
+    ``dest`` verifying against ``sums`` is returned untouched; one holding foreign files is
+    refused. Otherwise the files come from ``from_path`` or from the first of ``mirrors`` for
+    which ``get(mirror, into)`` downloads into ``into`` (one archive or a folder of files),
+    extracted and verified in a temporary folder beside ``dest`` and only then renamed into
+    place. ``where(mirror)`` names a failed mirror's address in the :class:`FetchError`.
+    """
+    dest = dest.expanduser().resolve()
     if dest.exists():
         try:
             verify_neu_folder(dest, sums)
@@ -134,39 +182,40 @@ def fetch_neu(
             return dest
         except DataError as err:
             problem = str(err).split(". ")[0]  # the finding, without its advice to fetch
-            check_replaceable(dest, sums, problem)
+            check_replaceable(dest, sums, problem, what=info.name)
             _say(progress, f"{dest} does not verify ({problem}); replacing it.")
     if from_path is not None:
         source = Path(from_path).expanduser()
         if not source.exists():
             raise DataNotFoundError(
                 f"--from {source}: no such file or folder. Give the folder or archive "
-                "holding the NEU-CLS images."
+                f"holding {info.contents}."
             )
         with staging(dest) as tmp:
-            _extract_flat(source.resolve(), tmp / "neu", sums)
-            install_verified(tmp / "neu", dest, sums)
+            _extract_flat(source.resolve(), tmp / "files", sums)
+            install_verified(tmp / "files", dest, sums)
         _say(progress, f"Installed {len(sums)} verified files from {source} into {dest}.")
         return dest
-    errors: list[tuple[Mirror, BaseException]] = []
-    chosen = MIRRORS if mirrors is None else mirrors
-    for mirror in [m if isinstance(m, Mirror) else Mirror(m, m) for m in chosen]:
-        _say(progress, f"Fetching NEU-CLS from {mirror.name} ...")
+    errors: list[tuple[M, BaseException]] = []
+    for mirror in mirrors:
+        _say(progress, f"Fetching {info.name} from {getattr(mirror, 'name', mirror)} ...")
         with staging(dest) as tmp:
             try:
-                download(mirror.url, tmp / "download", limits=limits, progress=progress)
-                _extract_flat(tmp / "download", tmp / "neu", sums)
+                get(mirror, tmp / "download")
+                _extract_flat(tmp / "download", tmp / "files", sums)  # verifies every file
             except (OSError, ValueError, http.client.HTTPException, DataError) as err:
                 errors.append((mirror, err))
                 _say(progress, f"  failed: {type(err).__name__}: {err}")
                 continue
-            install_verified(tmp / "neu", dest, sums)
+            install_verified(tmp / "files", dest, sums)
         _say(progress, f"Installed {len(sums)} verified files into {dest}.")
         return dest
-    lines = "\n".join(f"  - {m.name} <{m.url}>: {type(e).__name__}: {e}" for m, e in errors)
+    lines = "\n".join(
+        f"  - {getattr(m, 'name', m)} <{where(m)}>: {type(e).__name__}: {e}" for m, e in errors
+    )
     failure = FetchError(
-        f"Could not fetch NEU-CLS into {dest}: every mirror failed.\n{lines or '  (no mirrors)'}\n"
-        + MANUAL_ROUTES
+        f"Could not fetch {info.name} into {dest}: every mirror failed.\n"
+        f"{lines or '  (no mirrors)'}\n{info.manual_routes}"
     )
     failure.errors = errors  # type: ignore[attr-defined]
     raise failure

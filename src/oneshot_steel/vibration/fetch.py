@@ -11,9 +11,7 @@ and only then is the folder renamed into place. A failed fetch leaves nothing be
 
 from __future__ import annotations
 
-import http.client
 import os
-import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,12 +20,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from ..data.archive import extract_flat
 from ..data.download import Limits, download
-from ..data.fetch import check_replaceable, install_verified
-from ..data.manifest import Manifest, as_manifest, verify_neu_folder
-from ..data.staging import staging
-from ..errors import DataError, DataNotFoundError, FetchError
+from ..data.fetch import DatasetInfo, install_dataset
+from ..data.manifest import Manifest, as_manifest
+from ..errors import DataNotFoundError, FetchError
 from .cwru import VIBRATION_ENV, Recording, default_cwru_dir, load_cwru, parse_record_name
 from .synthetic import synthetic_recordings
 
@@ -86,11 +82,6 @@ MANUAL_ROUTES = (
 )
 
 
-def _say(progress: bool, message: str) -> None:
-    if progress:
-        print(message, file=sys.stderr, flush=True)
-
-
 def fetch_cwru(
     dest: str | os.PathLike | None = None,
     *,
@@ -107,52 +98,22 @@ def fetch_cwru(
     is tried in turn. Raises :class:`FetchError` listing every mirror's error when all fail.
     """
     sums = shipped_manifest() if manifest is None else as_manifest(manifest)
-    dest = Path(dest if dest is not None else default_cwru_dir()).expanduser().resolve()
-    if dest.exists():
-        try:
-            verify_neu_folder(dest, sums)
-            _say(progress, f"{dest} already holds a verified copy ({len(sums)} files).")
-            return dest
-        except DataError as err:
-            problem = str(err).split(". ")[0]
-            check_replaceable(dest, sums, problem, what="CWRU recordings")
-            _say(progress, f"{dest} does not verify ({problem}); replacing it.")
-    if from_path is not None:
-        source = Path(from_path).expanduser()
-        if not source.exists():
-            raise DataNotFoundError(
-                f"--from {source}: no such file or folder. Give the folder or archive "
-                "holding the CWRU .mat files."
-            )
-        with staging(dest) as tmp:
-            extract_flat(source.resolve(), tmp / "cwru", sums)
-            install_verified(tmp / "cwru", dest, sums)
-        _say(progress, f"Installed {len(sums)} verified files from {source} into {dest}.")
-        return dest
-    errors: list[tuple[CWRUMirror, BaseException]] = []
-    for mirror in MIRRORS if mirrors is None else mirrors:
-        _say(progress, f"Fetching the CWRU recordings from {mirror.name} ...")
-        with staging(dest) as tmp:
-            try:
-                (tmp / "download").mkdir()
-                for name in sorted(sums):
-                    download(mirror.url(name), tmp / "download" / name, limits=limits or Limits(),
-                             progress=progress)  # fmt: skip
-                extract_flat(tmp / "download", tmp / "cwru", sums)  # verifies every file
-            except (OSError, ValueError, http.client.HTTPException, DataError) as err:
-                errors.append((mirror, err))
-                _say(progress, f"  failed: {type(err).__name__}: {err}")
-                continue
-            install_verified(tmp / "cwru", dest, sums)
-        _say(progress, f"Installed {len(sums)} verified files into {dest}.")
-        return dest
-    lines = "\n".join(f"  - {m.name} <{m.base}>: {type(e).__name__}: {e}" for m, e in errors)
-    failure = FetchError(
-        f"Could not fetch the CWRU recordings into {dest}: every mirror failed.\n"
-        f"{lines or '  (no mirrors)'}\n{MANUAL_ROUTES}"
+
+    def get(mirror: CWRUMirror, into: Path) -> None:
+        into.mkdir()
+        for name in sorted(sums):  # one file per recording
+            download(mirror.url(name), into / name, limits=limits or Limits(), progress=progress)
+
+    return install_dataset(
+        Path(dest if dest is not None else default_cwru_dir()),
+        sums,
+        DatasetInfo("CWRU recordings", "the CWRU .mat files", MANUAL_ROUTES),
+        from_path=from_path,
+        mirrors=MIRRORS if mirrors is None else mirrors,
+        get=get,
+        where=lambda m: m.base,
+        progress=progress,
     )
-    failure.errors = errors  # type: ignore[attr-defined]
-    raise failure
 
 
 def resolve_vibration_data(value: str | os.PathLike | None = None) -> Path | Literal["synthetic"]:
