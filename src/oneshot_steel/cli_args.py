@@ -107,13 +107,23 @@ def _seed_list(text: str) -> list[int]:
     return seeds
 
 
-def _add_data_arg(p: argparse.ArgumentParser) -> None:
+def _add_data_arg(p: argparse.ArgumentParser, *, own_images: bool = True) -> None:
+    """``--data``, and (``own_images``: the command reads sets of your own) ``--fit``."""
     p.add_argument(
         "--data",
         default=None,
         metavar="PATH",
         help="NEU-CLS folder (flat or one folder per class), any folder with one sub-folder "
         "per class, or 'synthetic' (default: $ONESHOT_STEEL_DATA, else data/neu-cls)",
+    )
+    if not own_images:
+        return
+    p.add_argument(
+        "--fit",
+        choices=("stretch", "crop"),
+        default="stretch",
+        help="images of your own that are not square: resize the whole image (stretch, the "
+        "default) or its central square (crop, keeps the texture's scale)",
     )
 
 
@@ -140,7 +150,7 @@ def _add_device_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_data(path: str | None, size: int):
+def _load_data(path: str | None, size: int, fit: str = "stretch"):
     """NEU-CLS in any public layout, else a generic folder-per-class set (your own defects).
 
     The NEU reader is tried first; when the folder holds class folders whose names are not
@@ -156,7 +166,7 @@ def _load_data(path: str | None, size: int):
         if not Path(path).expanduser().is_dir():
             raise
         try:
-            return load_image_folder(path, size=size)
+            return load_image_folder(path, size=size, fit=fit)
         except OneShotSteelError as folder_error:
             # Report the reader the folder was meant for: NEU's when it recognised NEU's layout
             # and found a class empty; the generic reader's otherwise, which names the broken

@@ -117,7 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         "selfsup": train_self_supervised,
     }[loss]
 
-    data = _load_data(args.data, args.image_size or chosen.size(args.preset))
+    data = _load_data(args.data, args.image_size or chosen.size(args.preset), args.fit)
     if data.synthetic:
         print(f"training on {_SYNTHETIC}", file=sys.stderr)
     train_classes = list(PAPER_TRAIN_CLASSES if args.train_classes is None else args.train_classes)
@@ -213,7 +213,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     fingerprints = ckpt.get("data") or {}
     del ckpt
     net, config, _ = load_checkpoint(args.checkpoint, args.device, weights=args.weights)
-    data = _load_data(args.data, size)
+    data = _load_data(args.data, size, args.fit)
     val_set = _validation_set(data, fingerprints, config.seed)
     if args.classes:
         data = data.subset(args.classes)

@@ -34,7 +34,7 @@ def _add_reproduce(sub: argparse._SubParsersAction) -> None:
         "protocol's chance level and the paper's figure where the protocols match.",
     )
     p.add_argument("--preset", choices=_PRESETS, default="quick", help="default: quick")
-    _add_data_arg(p)
+    _add_data_arg(p, own_images=False)  # NEU-CLS only: the paper's tables
     p.add_argument("--out", type=_out_dir, required=True, metavar="DIR", help="results folder")
     p.add_argument(
         "--seeds", type=_seed_list, default=[0, 1, 2], metavar="0,1,2", help="default: 0,1,2"

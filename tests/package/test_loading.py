@@ -209,7 +209,8 @@ def test_rgb_and_odd_sizes_become_gray_squares(tmp_path, write_image):
     Image.new("RGB", (53, 37), color).save(tmp_path / "rust" / "r_1.png")
     write_image(tmp_path / "rust" / "r_2.jpg", size=(31, 45), mode="RGB")
     write_image(tmp_path / "dent" / "d_1.tif", size=(17, 17), mode="RGBA")
-    data = load_image_folder(tmp_path, size=32)
+    with pytest.warns(UserWarning, match=r"2 image\(s\).*not square"):
+        data = load_image_folder(tmp_path, size=32)
     assert data.images.shape == (3, 1, 32, 32)
     gray = Image.new("RGB", (1, 1), color).convert("L").getpixel((0, 0))  # ITU-R 601-2 luma
     uniform = data.images[data.paths.index(str(tmp_path / "rust" / "r_1.png"))]
@@ -369,3 +370,52 @@ def test_corrupt_cache_is_rebuilt_with_a_warning(tiny_neu_dir, own_cache, damage
 def test_cache_false_writes_nothing(tiny_neu_dir, own_cache):
     load_neu(tiny_neu_dir, size=TINY_SIZE, cache=False)
     assert _cache_files(own_cache) == []
+
+
+# --------------------------------------------------------------------------- images that are not square
+def _stripes(path: Path, height: int, width: int, period: int) -> None:
+    """Vertical stripes of ``period`` pixels: a texture whose scale we can measure."""
+    x = np.arange(width)
+    row = (127.5 + 100 * np.sin(2 * np.pi * x / period)).round().astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.tile(row, (height, 1))).save(path)
+
+
+def _period(image: torch.Tensor) -> float:
+    """The dominant horizontal period (pixels) of one [1, S, S] image."""
+    row = image.float().mean(dim=-2).flatten()
+    k = int(torch.fft.rfft(row - row.mean()).abs()[1:].argmax()) + 1
+    return row.numel() / k
+
+
+def test_crop_keeps_the_texture_scale_that_stretch_squeezes(tmp_path):
+    _stripes(tmp_path / "strip" / "wide.png", height=64, width=256, period=16)
+    _stripes(tmp_path / "square" / "sq.png", height=64, width=64, period=16)
+    with pytest.warns(
+        UserWarning, match=r"1 image\(s\).*strip/wide\.png, 256x64 pixels.*4\.0 times.*fit='crop'"
+    ):
+        stretched = load_image_folder(tmp_path, size=64, cache=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # crop: nothing to warn about
+        cropped = load_image_folder(tmp_path, size=64, cache=False, fit="crop")
+    wide, square = stretched.classes.index("strip"), stretched.classes.index("square")
+    assert _period(cropped.images[square]) == pytest.approx(16)
+    assert _period(cropped.images[wide]) == pytest.approx(16)  # same texture, same scale
+    assert _period(stretched.images[wide]) == pytest.approx(4)  # squeezed 4 times
+    assert torch.equal(stretched.images[square], cropped.images[square])  # square: identical
+
+
+def test_fit_is_part_of_the_cache_key_and_checked(tmp_path, own_cache):
+    root = tmp_path / "own"  # beside the cache folder, not holding it
+    _stripes(root / "a" / "1.png", height=32, width=96, period=8)
+    _stripes(root / "b" / "1.png", height=32, width=32, period=8)
+    with pytest.warns(UserWarning, match="not square"):
+        first = load_image_folder(root, size=32)
+    with pytest.warns(UserWarning, match="not square"):  # said again from the cache
+        again = load_image_folder(root, size=32)
+    cropped = load_image_folder(root, size=32, fit="crop")
+    assert torch.equal(first.images, again.images)
+    assert not torch.equal(first.images, cropped.images)
+    assert len(_cache_files(own_cache)) == 2
+    with pytest.raises(ValueError, match=r"fit must be one of \('stretch', 'crop'\); got 'pad'"):
+        load_image_folder(root, size=32, fit="pad")

@@ -18,6 +18,12 @@ such that every pixel of every such image in the set is below ``2**b``. Why:
 
 Scaling commutes with the (linear) resize, so wide images are resized first, scaled once the
 set's depth is known, and rounded once.
+
+Images that are not square are fitted to the square ``size`` one of two ways (``fit``):
+``"stretch"`` resizes the whole image (every pixel kept, texture squeezed along the long side:
+a 1600x256 strip squeezes it 6.25 times) and ``"crop"`` keeps the central square of side
+``min(h, w)`` and resizes that (texture kept as it is, the ends of the long side dropped).
+NEU's images are square, so both give the same pixels there.
 """
 
 from __future__ import annotations
@@ -33,7 +39,10 @@ from PIL import Image
 
 from ..errors import BadImageError
 
-__all__ = ["Decoded", "decode", "to_uint8", "wide_scale"]
+__all__ = ["FITS", "Decoded", "decode", "stretch_warning", "to_uint8", "wide_scale"]
+
+#: How an image that is not square becomes a ``size`` x ``size`` one (see the module docstring).
+FITS = ("stretch", "crop")
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Decoded:
     pixels: np.ndarray  #: [size, size]: uint8, or float32 on the file's own scale
     digest: str  #: SHA-256 of the original, unresized pixels (for duplicate detection)
     peak: int | None = None  #: the largest raw value of a 16/32-bit image; None for 8-bit
+    shape: tuple[int, int] = (0, 0)  #: the file's own (height, width), before any fitting
 
 
 def _gray(img: Image.Image, path: Path) -> np.ndarray:
@@ -66,7 +76,14 @@ def _resize(pixels: np.ndarray, size: int) -> np.ndarray:
     return x[0, 0].numpy()
 
 
-def decode(path: Path, size: int) -> Decoded:
+def _central_square(pixels: np.ndarray) -> np.ndarray:
+    h, w = pixels.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return pixels[top : top + side, left : left + side]
+
+
+def decode(path: Path, size: int, fit: str = "stretch") -> Decoded:
     """Decode one file to a ``size`` x ``size`` image (see the module docstring)."""
     try:
         with Image.open(path) as img:
@@ -82,16 +99,23 @@ def decode(path: Path, size: int) -> Decoded:
             f"Cannot read the image {str(path)!r} ({type(err).__name__}: {err}). The file is not "
             "an image or is corrupt/truncated: replace it with a good copy or delete it."
         ) from err
-    h, w = pixels.shape
+    h, w = shape = pixels.shape
     kind = "" if pixels.dtype == np.uint8 else f"{pixels.dtype.name}:"  # 8-bit: as always
     digest = hashlib.sha256(f"{h}x{w}:{kind}".encode() + pixels.tobytes()).hexdigest()
+    if fit == "crop":
+        pixels = _central_square(pixels)
+    elif fit != "stretch":
+        raise ValueError(f"fit must be one of {FITS}; got {fit!r}")
     if pixels.dtype != np.uint8:
-        resized = pixels.astype(np.float32) if (h, w) == (size, size) else _resize(pixels, size)
-        return Decoded(resized, digest, int(pixels.max()) if pixels.size else 0)
-    if (h, w) == (size, size):
-        return Decoded(pixels, digest)
+        same = pixels.shape == (size, size)
+        resized = pixels.astype(np.float32) if same else _resize(pixels, size)
+        return Decoded(resized, digest, int(pixels.max()) if pixels.size else 0, shape)
+    if pixels.shape == (size, size):
+        return Decoded(pixels, digest, shape=shape)
     # Round in NumPy: tiny torch ops pay a thread-pool sync each, measured 5x slower on 2 busy cores.
-    return Decoded(np.clip(np.rint(_resize(pixels, size)), 0, 255).astype(np.uint8), digest)
+    return Decoded(
+        np.clip(np.rint(_resize(pixels, size)), 0, 255).astype(np.uint8), digest, shape=shape
+    )
 
 
 def wide_scale(peak: int) -> float:
@@ -112,4 +136,24 @@ def to_uint8(images: list[Decoded]) -> np.ndarray:
             else np.clip(np.rint(d.pixels.astype(np.float64) * scale), 0, 255).astype(np.uint8)
             for d in images
         ]
+    )
+
+
+#: A long side more than this times the short one is stretched enough to say so.
+STRETCH_WARNING = 1.25
+
+
+def stretch_warning(where: str, names: list[str], shapes: list) -> str | None:
+    """What to tell a user whose images ``names`` (file shapes ``(h, w)``) ``fit="stretch"``
+    squeezes noticeably; None when every image is square enough."""
+    ratios = [max(h, w) / min(h, w) if min(h, w) > 0 else 1.0 for h, w in shapes]
+    worst = max(range(len(ratios)), key=ratios.__getitem__, default=None)
+    if worst is None or ratios[worst] <= STRETCH_WARNING:
+        return None
+    n = sum(r > STRETCH_WARNING for r in ratios)
+    h, w = shapes[worst]
+    return (
+        f"{n} image(s) in {where!r} are not square (e.g. {names[worst]}, {w}x{h} pixels): "
+        f"resizing them to squares squeezes their texture up to {ratios[worst]:.1f} times along "
+        "the long side. Pass fit='crop' (CLI: --fit crop) to keep the central square instead."
     )

@@ -28,7 +28,7 @@ from ..errors import (
     UnknownClassError,
 )
 from ..files import atomic_write, cache_dir, cache_location
-from .decode import decode, to_uint8
+from .decode import FITS, decode, stretch_warning, to_uint8
 from .imageset import NEU_CLASSES, ImageSet
 from .paths import is_synthetic_folder
 from .walk import IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS, Walk, warn
@@ -208,10 +208,16 @@ def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
 
 
 def _cache_file(
-    paths: list[Path], relpaths: list[str], labels: list[int], size: int, classes: list[str]
+    paths: list[Path],
+    relpaths: list[str],
+    labels: list[int],
+    size: int,
+    classes: list[str],
+    fit: str = "stretch",
 ) -> Path:
-    """Where the cache of these files lives: named by their bytes, names, labels and size."""
-    key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}\n".encode())
+    """Where the cache of these files lives: named by their bytes, names, labels, size and fit."""
+    fitted = "" if fit == "stretch" else f"\0fit={fit}"  # "stretch" keeps the older caches' names
+    key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}{fitted}\n".encode())
     for path, rel, label in zip(paths, relpaths, labels, strict=True):
         key.update(f"{label}\0{rel}\0{_file_sha256(path)}\n".encode())
     return cache_dir() / "decoded" / f"{key.hexdigest()[:40]}-{size}px.pt"
@@ -226,6 +232,12 @@ def _save_cache(path: Path, blob: dict) -> None:
         _cache_unavailable(path.parent, err)
 
 
+def _warn_if_stretched(root: Path, relpaths: list[str], shapes: list) -> None:
+    message = stretch_warning(str(root), relpaths, shapes)
+    if message:
+        warn(message)
+
+
 def _load_files(
     root: Path,
     files: dict[str, list[Path]],
@@ -234,8 +246,11 @@ def _load_files(
     cache: bool,
     source: str,
     synthetic: bool = False,
+    fit: str = "stretch",
 ) -> ImageSet:
     """The shared pipeline: ``files`` maps class name -> image paths, in class order."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}; got {fit!r}")
     if not isinstance(size, int) or isinstance(size, bool) or size < 1:
         raise ValueError(f"size must be a positive int (pixels per side); got {size!r}")
     classes = list(files)
@@ -247,12 +262,14 @@ def _load_files(
     cache_file = None
     if cache:
         try:
-            cache_file = _cache_file(paths, relpaths, labels.tolist(), size, classes)
+            cache_file = _cache_file(paths, relpaths, labels.tolist(), size, classes, fit)
         except OSError as err:  # the cache folder cannot be created
             _cache_unavailable(cache_location() / "decoded", err)
     if cache_file is not None:
         blob = _load_cached(cache_file, relpaths, size)
         if blob is not None:
+            if fit == "stretch":
+                _warn_if_stretched(root, relpaths, blob.get("shapes") or [])
             return ImageSet(
                 blob["images"], labels, classes, [str(p) for p in paths],
                 list(blob["digests"]), source, synthetic,
@@ -261,9 +278,12 @@ def _load_files(
     # A plain loop: on 2 cores a thread pool measured slower (Pillow's BMP decoder holds the GIL
     # and per-image torch calls contend), and one batched resize of [1800, 1, 200, 200] floats
     # was slower still; images may also differ in size, which a batch cannot hold.
-    decoded = [decode(p, size) for p in paths]
+    decoded = [decode(p, size, fit) for p in paths]
     images = torch.from_numpy(to_uint8(decoded))[:, None].contiguous()
     digests = [d.digest for d in decoded]
+    shapes = [list(d.shape) for d in decoded]
+    if fit == "stretch":
+        _warn_if_stretched(root, relpaths, shapes)
     if cache_file is not None:
         blob = {
             "version": _CACHE_VERSION,
@@ -271,6 +291,7 @@ def _load_files(
             "images": images,
             "images_sha256": _images_digest(images),
             "digests": digests,
+            "shapes": shapes,
         }
         _save_cache(cache_file, blob)
     return ImageSet(images, labels, classes, [str(p) for p in paths], digests, source, synthetic)
@@ -327,8 +348,17 @@ def _class_folders(folder: Path, entries: list[tuple[Path, os.stat_result]]) -> 
     return dict(sorted(named.items()))
 
 
-def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = True) -> ImageSet:
+def load_image_folder(
+    root: str | os.PathLike, size: int = 100, cache: bool = True, *, fit: str = "stretch"
+) -> ImageSet:
     """Load your own defects: one sub-folder per class of bmp/png/jpg/tif images (any case).
+
+    Images of any size and colour are read as ``size`` x ``size`` grayscale: colour through
+    its luma (the networks read one channel, and a camera's colour balance carries no defect
+    shape), sizes by resizing. ``fit`` says what happens to images that are not square:
+    ``"stretch"`` (all of the image, texture squeezed; a warning names elongated images) or
+    ``"crop"`` (the central square, texture as it is). Pixels are only scaled to [-1, 1]
+    later, by a fixed ``x / 127.5 - 1``: nothing assumes NEU's brightness or contrast.
 
     Class names are the folder names without leading or trailing spaces (so ``--classes``
     finds them; two folders that differ only in such spaces are refused), sorted. Images are
@@ -353,7 +383,7 @@ def load_image_folder(root: str | os.PathLike, size: int = 100, cache: bool = Tr
         files = _image_folder_files(walk, folder)
     finally:
         walk.report()
-    return _load_files(folder, files, size, cache=cache, source=str(folder))
+    return _load_files(folder, files, size, cache=cache, source=str(folder), fit=fit)
 
 
 def _image_folder_files(walk: Walk, folder: Path) -> dict[str, list[Path]]:
