@@ -89,6 +89,31 @@ class EpisodicResult:
     seed: int
     per_episode: torch.Tensor = field(repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        per_episode: torch.Tensor,
+        imageset: ImageSet,
+        n_way: int,
+        k_shot: int,
+        n_query: int,
+        seed: int,
+    ) -> EpisodicResult:
+        """The result of episodes scored ``per_episode`` (drawn from ``imageset``'s classes)."""
+        mean, ci = mean_ci95(per_episode)
+        return cls(
+            mean=mean,
+            ci95=ci,
+            n_episodes=len(per_episode),  # as drawn (fewer only under the TEST-ONLY knob)
+            n_way=n_way,
+            k_shot=k_shot,
+            n_query=n_query,
+            chance=1.0 / n_way,
+            classes=list(imageset.classes),
+            seed=seed,
+            per_episode=per_episode,
+        )
+
     def __str__(self) -> str:
         return (
             f"{self.n_way}-way {self.k_shot}-shot: {100 * self.mean:.1f} % ± "
@@ -191,19 +216,7 @@ def episodic_accuracy(
     query = eps.query if query_set is None else eps.query + len(imageset)
     use_gram = emb.shape[0] <= _GRAM_MAX_IMAGES
     acc = _episode_accuracies(emb, eps.support, query, use_gram).cpu()
-    mean, ci = mean_ci95(acc)
-    return EpisodicResult(
-        mean=mean,
-        ci95=ci,
-        n_episodes=len(acc),  # as drawn (fewer only under the TEST-ONLY knob, see .truncate)
-        n_way=n_way,
-        k_shot=k_shot,
-        n_query=n_query,
-        chance=1.0 / n_way,
-        classes=list(imageset.classes),
-        seed=seed,
-        per_episode=acc,
-    )
+    return EpisodicResult.of(acc, imageset, n_way, k_shot, n_query, seed)
 
 
 # ----------------------------------------------------------------------------- pairs

@@ -38,6 +38,14 @@ def standardise(x: torch.Tensor) -> torch.Tensor:
     return x / x.std(dim=-1, keepdim=True).clamp_min(1e-6)
 
 
+def _check_sizes(embedding_dim: int, width: int, in_channels: int) -> None:
+    if embedding_dim < 1 or width < 1 or in_channels < 1:
+        raise ValueError(
+            f"embedding_dim, width and in_channels must be positive; got "
+            f"{embedding_dim}, {width}, {in_channels}"
+        )
+
+
 class WDCNNEmbeddingNet(nn.Module):
     """1D conv branch: a wide first kernel, then small kernels (the WDCNN family).
 
@@ -50,11 +58,7 @@ class WDCNNEmbeddingNet(nn.Module):
 
     def __init__(self, embedding_dim: int = 32, width: int = 16, *, in_channels: int = 1):
         super().__init__()
-        if embedding_dim < 1 or width < 1 or in_channels < 1:
-            raise ValueError(
-                f"embedding_dim, width and in_channels must be positive; got "
-                f"{embedding_dim}, {width}, {in_channels}"
-            )
+        _check_sizes(embedding_dim, width, in_channels)
         self.embedding_dim, self.width, self.in_channels = embedding_dim, width, in_channels
         w = width
         layers: list[nn.Module] = [
@@ -94,11 +98,7 @@ class GRUEmbeddingNet(nn.Module):
 
     def __init__(self, embedding_dim: int = 32, width: int = 16, *, in_channels: int = 1):
         super().__init__()
-        if embedding_dim < 1 or width < 1 or in_channels < 1:
-            raise ValueError(
-                f"embedding_dim, width and in_channels must be positive; got "
-                f"{embedding_dim}, {width}, {in_channels}"
-            )
+        _check_sizes(embedding_dim, width, in_channels)
         self.embedding_dim, self.width, self.in_channels = embedding_dim, width, in_channels
         self.front = nn.Sequential(
             nn.Conv1d(in_channels, width, kernel_size=64, stride=16, padding=24),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from .data.imageset import ImageSet
-from .evaluate import EpisodicResult, mean_ci95
+from .evaluate import EpisodicResult
 from .sampling import EpisodeSampler
 
 __all__ = ["refine_prototypes", "transductive_accuracy"]
@@ -79,17 +79,4 @@ def transductive_accuracy(
         queries = emb[eps.query[s : s + 1000]].flatten(1, 2)
         protos = refine_prototypes(emb[eps.support[s : s + 1000]], queries, beta, steps)
         acc.append((torch.cdist(queries, protos).argmin(dim=2) == target).float().mean(dim=1))
-    per_episode = torch.cat(acc)
-    mean, ci = mean_ci95(per_episode)
-    return EpisodicResult(
-        mean=mean,
-        ci95=ci,
-        n_episodes=len(per_episode),
-        n_way=n_way,
-        k_shot=k_shot,
-        n_query=n_query,
-        chance=1.0 / n_way,
-        classes=list(imageset.classes),
-        seed=seed,
-        per_episode=per_episode,
-    )
+    return EpisodicResult.of(torch.cat(acc), imageset, n_way, k_shot, n_query, seed)
