@@ -77,7 +77,11 @@ def table3_run_dir(root: str | os.PathLike, seed: int) -> Path:
 
 
 def runs_dir(
-    ctx: NotebookContext, images: ImageSet, *, checkpoints: str | os.PathLike = ""
+    ctx: NotebookContext,
+    images: ImageSet,
+    *,
+    checkpoints: str | os.PathLike = "",
+    source: str | None = None,
 ) -> Path:
     """The folder of this mode's training runs on ``images``: the ``root`` of the layout.
 
@@ -87,9 +91,11 @@ def runs_dir(
     ``checkpoints`` (the chapters' ``CHECKPOINTS`` parameter), else
     ``$ONESHOT_STEEL_CHECKPOINTS`` (on Colab, a folder on Google Drive outlives the session),
     else ``_build/checkpoints`` of the repository. The class split names the run inside it
-    (:func:`oneshot_run_dir`), as in ``reproduce``'s ``out_dir``.
+    (:func:`oneshot_run_dir`), as in ``reproduce``'s ``out_dir``. ``source`` names data that
+    are not the chapter's images (chapter 11's recordings); default: the image folder's name.
     """
-    source = "synthetic" if ctx.synthetic else Path(ctx.data_root).name
+    if source is None:
+        source = "synthetic" if ctx.synthetic else Path(ctx.data_root).name
     name = f"{ctx.mode}-{source}-{data_fingerprint(images)['sha256'][:8]}"
     if test_steps() is not None:  # truncated test runs (see .truncate) get folders of their own
         name += f"-test{test_steps()}"

@@ -77,6 +77,8 @@ def test_runs_dir_names_mode_data_and_digest(
     assert ctx.synthetic and paper.name.startswith("smoke-synthetic-")  # the stand-in, marked
     assert len(paper.name.split("-")[-1]) == 8  # a digest of the pixels
     assert runs_dir(ctx, load_data(ctx, size=16)) != paper  # other pixels, other runs
+    vibration = runs_dir(ctx, data, source="cwru")  # chapter 11 names its recordings
+    assert vibration.name == paper.name.replace("-synthetic-", "-cwru-")
     monkeypatch.delenv("ONESHOT_STEEL_CHECKPOINTS")
     assert runs_dir(ctx, data).parent.parts[-2:] == ("_build", "checkpoints")
 
