@@ -1,7 +1,9 @@
 """benchmarks/gpu_session.sh, the one command that takes every pending GPU measurement.
 
 It is run by hand on a GPU machine, rarely; CHECK=1 runs the same steps at smoke size so that
-the script cannot rot unnoticed between such sessions (about 90 s on 2 CPU cores).
+the script cannot rot unnoticed between such sessions (about a minute on 2 CPU cores). The check
+executes chapter 5 alone of the three chapters (one command per chapter, the same for each);
+every chapter's own smoke run is tested in test_notebooks.py.
 """
 
 from __future__ import annotations
@@ -42,8 +44,6 @@ def test_check_run_takes_every_step_and_reuses_the_timed_run(tmp_path: Path) -> 
         "train_paper_seed0",
         "reproduce",
         "ch05_training",
-        "ch06_oneshot_evaluation",
-        "ch07_baselines",
     ]
     assert all(s >= 0 for s in steps.values())
     # reproduce scores the separately timed training run instead of training seed 0 again
@@ -52,8 +52,7 @@ def test_check_run_takes_every_step_and_reuses_the_timed_run(tmp_path: Path) -> 
     results = json.loads((out / "reproduce" / "results.json").read_text())
     assert results["seeds"] == [0, 1, 2] and results["preset"] == "smoke"
     assert {p.name for p in (out / "benchmark").glob("*.json")}
-    for chapter in ("ch05_training", "ch06_oneshot_evaluation", "ch07_baselines"):
-        assert (out / "notebooks" / f"{chapter}.ipynb").is_file()
+    assert (out / "notebooks" / "ch05_training.ipynb").is_file()
     # the notebooks kept their runs under the session folder, not in the repository
     assert any((out / "checkpoints").glob("smoke-*/oneshot/seed0/model.pt"))
 
