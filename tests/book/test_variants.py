@@ -157,6 +157,8 @@ def test_every_variant_runs_in_smoke_mode(tmp_path: Path) -> None:
         if "N_WAY" in params:
             assert f"episodes {params['N_WAY']}-way" in text
         if "LOSS" in params:
+            assert f"loss {params['LOSS']}" in text
+        if "MARGIN" in params:
             assert f"loss {params['LOSS']}, margin {params['MARGIN']:g}" in text
         if "TRAIN_CLASSES" in params:
             assert f"training classes  {'/'.join(params['TRAIN_CLASSES'])}:" in text
