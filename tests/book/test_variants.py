@@ -231,7 +231,7 @@ def test_instructors_page_is_regenerated_between_its_markers(tmp_path: Path) -> 
     assert "| ch09 | `ch09-ex-cost` |" in text and "| ch04 |" not in text
     assert "### Chapter 9: One-shot inspection in practice" in text
     assert "## Course plan" in text  # the hand-written parts stay
-    assert "Time to read:** about 25 minutes." in chapters_markdown([CH09])
+    assert "Time to read:** about 30 minutes." in chapters_markdown([CH09])
     assert "### Chapter 10: Deployment on the line" in chapters_markdown([CH10])
     page.write_text("no markers here\n", encoding="utf-8")
     with pytest.raises(Exception, match="chapters:start"):
