@@ -136,30 +136,50 @@ class OneShotClassifier:
             )
         return {k: str(table[k]) for k in labels}
 
-    def distances(self, queries: ImageSet | torch.Tensor) -> torch.Tensor:
-        """``[M, C]`` Euclidean distances from each query to each enrolled class."""
+    def distances(
+        self, queries: ImageSet | torch.Tensor, *, embedded: bool = False
+    ) -> torch.Tensor:
+        """``[M, C]`` Euclidean distances from each query to each enrolled class.
+
+        ``embedded=True``: ``queries`` are embeddings ``[M, D]`` already computed by this
+        classifier's model (embed once, decide many times: no forward pass here)."""
         if self.prototypes is None:
             raise RuntimeError("call enroll(images, labels) before predict()")
-        return torch.cdist(
-            self._embed(queries), self.prototypes, compute_mode="donot_use_mm_for_euclid_dist"
-        )
+        if embedded:
+            if (
+                not isinstance(queries, torch.Tensor)
+                or queries.shape[1:] != self.prototypes.shape[1:]
+            ):
+                shape = tuple(queries.shape) if isinstance(queries, torch.Tensor) else queries
+                raise ValueError(
+                    f"embedded=True needs embeddings [M, {self.prototypes.shape[1]}] by this "
+                    f"classifier's model; got {shape}"
+                )
+            emb = finite(queries.to(self.prototypes.device).float(), "the embeddings given")
+        else:
+            emb = self._embed(queries)
+        return torch.cdist(emb, self.prototypes, compute_mode="donot_use_mm_for_euclid_dist")
 
-    def predict(self, queries: ImageSet | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(labels [M], nearest distances [M])``; label -1 where the distance exceeds the threshold."""
-        dist, idx = self.distances(queries).min(dim=1)
+    def predict(
+        self, queries: ImageSet | torch.Tensor, *, embedded: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(labels [M], nearest distances [M])``; label -1 where the distance exceeds the
+        threshold. ``embedded``: see :meth:`distances`."""
+        dist, idx = self.distances(queries, embedded=embedded).min(dim=1)
         labels = self.labels[idx]
         if self.threshold is not None:
             labels = torch.where(dist > self.threshold, torch.full_like(labels, -1), labels)
         return labels, dist
 
     def predict_names(
-        self, queries: ImageSet | torch.Tensor, unknown: str = "unknown"
+        self, queries: ImageSet | torch.Tensor, unknown: str = "unknown", *, embedded: bool = False
     ) -> list[str]:
-        """Class names of the predictions, ``unknown`` for rejected queries."""
+        """Class names of the predictions, ``unknown`` for rejected queries (``embedded``: see
+        :meth:`distances`)."""
         names = self.class_names
         if names is None:
             raise RuntimeError("enroll(..., class_names=[...]) to get names, or use predict()")
-        labels = self.predict(queries)[0]
+        labels = self.predict(queries, embedded=embedded)[0]
         position = torch.searchsorted(self.labels, labels.clamp(min=0)).tolist()
         return [
             unknown if k < 0 else names[i] for k, i in zip(labels.tolist(), position, strict=True)

@@ -6,6 +6,7 @@ trained networks here, so that a network trained once is loaded everywhere else:
     {root}/oneshot/seed{N}           the one-shot Siamese net of the paper's split
     {root}/oneshot-A-B-C/seed{N}     ... of another split, trained on classes A, B, C
     {root}/table3/seed{N}            Table 3's Siamese net and CNN (all six classes)
+    {root}/ch09/{loss}-{key}         chapter 9's inspection net (chapter 10 loads it)
 
 ``root`` is :func:`runs_dir` in the notebooks (one folder per mode and data) and ``out_dir``
 for ``reproduce``. A chapter asks :func:`oneshot_run` for its one-shot run: the mode's preset
@@ -31,6 +32,7 @@ from .truncate import test_steps
 __all__ = [
     "MODE_PRESETS",
     "OneShotRun",
+    "inspection_run_dir",
     "oneshot_run",
     "oneshot_run_dir",
     "preset_for",
@@ -74,6 +76,13 @@ def oneshot_run_dir(
 def table3_run_dir(root: str | os.PathLike, seed: int) -> Path:
     """The folder of Table 3's runs of ``seed`` (Siamese net and CNN, all six classes)."""
     return seed_dir(Path(root) / "table3", seed)
+
+
+def inspection_run_dir(root: str | os.PathLike, loss: str, key: str) -> Path:
+    """The folder of chapter 9's inspection net under ``root``: ``ch09/{loss}-{key}``, where
+    ``key`` identifies its config, training classes and image size (see
+    :func:`oneshot_steel.inspection.inspection_net`); chapter 10 loads it from there."""
+    return Path(root) / "ch09" / f"{loss}-{key}"
 
 
 def runs_dir(

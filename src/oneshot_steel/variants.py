@@ -56,8 +56,10 @@ CH10 = "book/ch10_deployment.ipynb"
 
 #: The course's variants. Every one is executed in smoke mode by the test suite, so keep the
 #: list short. Chapter 9's variants change the inspection scenario (what is enrolled, what must
-#: be rejected); chapter 10's change the network that is made fast and exported (chapter 10
-#: has chapter 9's scenario parameters, and the same values train or load the same network).
+#: be rejected) and the network on the line (``LOSS``: the recipe ``"best"`` by default,
+#: ``"prototypical"`` or ``"contrastive"``); chapter 10's change the network that is made fast
+#: and exported (chapter 10 has chapter 9's scenario parameters, and the same values train or
+#: load the same network).
 #: Chapters 5, 6 and 8 also expose TRAIN_CLASSES and TEST_CLASSES in their parameters cells,
 #: chapters 1-4 and 7 only MODE, DATA and SEED (and CHECKPOINTS where they train); an ad-hoc
 #: variant may change those (``--notebook ... --param SEED=1`` or
@@ -76,8 +78,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant(
         "ch09-five-shot-two-way",
         CH09,
-        {"K_SHOT": 5, "N_WAY": 2, "UNKNOWN_CLASS": "Cr"},
-        "enrol five images per class, 2-way episodes, reject crazing (Cr)",
+        {"K_SHOT": 5, "N_WAY": 2, "UNKNOWN_CLASS": "Cr", "LOSS": "prototypical"},
+        "the prototypical net on 2-way 5-shot episodes instead of the recipe best, enrol five "
+        "images per class, reject crazing (Cr)",
     ),
     Variant(
         "ch09-contrastive-margin-1",

@@ -1,4 +1,4 @@
-"""Chapters 5-8 and reproduce() ask oneshot_steel.runs for their runs (see
+"""Chapters 5-9 and reproduce() ask oneshot_steel.runs for their runs (see
 tests/package/test_runs.py for the layout itself).
 
 A network trained by one of them must be found by the others, so for the same split, seed,
@@ -30,6 +30,7 @@ CHAPTERS = [
         "ch06_oneshot_evaluation.ipynb",
         "ch07_baselines.ipynb",
         "ch08_better_one_shot_models.ipynb",
+        "ch09_inspection.ipynb",
     )
 ]
 #: A run folder written by hand: a path joined with, or a name set to, the layout's folders.
@@ -101,7 +102,7 @@ def test_chapters_and_reproduce_resolve_the_same_folder(
         "TEST_CLASSES": list(test),
         "CHECKPOINTS": str(tmp_path / "drive"),
         "data": data,  # chapter 7's name for the images
-        "data100": data,  # chapter 8's
+        "data100": data,  # chapters 8 and 9's
     }
     runs = {p.stem[:4]: eval(_oneshot_run_calls(p)[0], names) for p in CHAPTERS}
     expected = oneshot_run_dir(tmp_path / "drive" / runs_dir(ctx, data).name, 1, train)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from toys import MeanPixel, flat_images
 
+from oneshot_steel.augment import to_model_input
 from oneshot_steel.classifier import OneShotClassifier
 
 
@@ -71,3 +73,21 @@ def test_choose_rejection_threshold() -> None:
     assert clf.predict(unknown)[0].tolist() == [-1, -1, -1]
     t95 = clf.choose_rejection_threshold(known, accept_rate=0.5)
     assert (clf.predict(known)[0] >= 0).float().mean() == 0.5 and t95 < t
+
+
+def test_embeddings_computed_once_decide_like_the_images() -> None:
+    net = MeanPixel()
+    clf = OneShotClassifier(net, threshold=0.2)
+    clf.enroll(flat_images([0, 128, 255]), [0, 1, 2], class_names=["dark", "mid", "bright"])
+    queries = flat_images([10, 120, 250, 64])
+    with torch.no_grad():
+        emb = net(to_model_input(queries))  # what embed() computes
+    seen = net.images_seen
+    labels, dist = clf.predict(emb, embedded=True)
+    assert clf.predict_names(emb, embedded=True) == ["dark", "mid", "bright", "unknown"]
+    assert net.images_seen == seen  # no forward pass
+    assert torch.equal(labels, clf.predict(queries)[0]) and dist.shape == (4,)
+    with pytest.raises(ValueError, match=r"embedded=True needs embeddings \[M, 1\]"):
+        clf.predict(queries, embedded=True)  # images, not embeddings
+    with pytest.raises(ValueError, match="NaN"):
+        clf.predict(torch.full((1, 1), float("nan")), embedded=True)
