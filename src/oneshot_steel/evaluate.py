@@ -36,6 +36,7 @@ __all__ = [
     "embed",
     "episodic_accuracy",
     "mean_ci95",
+    "paired_difference",
     "pair_verification",
     "simpleshot",
 ]
@@ -54,6 +55,36 @@ def mean_ci95(values: Sequence[float] | torch.Tensor | np.ndarray) -> tuple[floa
         raise ValueError("mean_ci95 needs at least one value")
     ci = 1.96 * v.std(ddof=1) / math.sqrt(v.size) if v.size > 1 else float("nan")
     return float(v.mean()), float(ci)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """Method a minus method b, scored on the same episodes: mean and 95 % CI half-width."""
+
+    mean: float
+    ci95: float
+
+    @property
+    def verdict(self) -> str:
+        """``"ahead of"``, ``"behind"`` or ``"level with"``: a is ahead of (behind) b when the
+        whole confidence interval of the difference lies above (below) zero."""
+        if self.mean - self.ci95 > 0:
+            return "ahead of"
+        return "behind" if self.mean + self.ci95 < 0 else "level with"
+
+
+def paired_difference(a: torch.Tensor, b: torch.Tensor) -> PairedDifference:
+    """The paired difference ``a - b`` of per-episode scores of two methods.
+
+    Why paired: when both methods saw the same episodes (same seed, same labels), most of the
+    spread of each mean is which episodes were drawn, shared by both; the differences cancel
+    it, so the CI is far narrower than comparing two means with their own CIs."""
+    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"paired scores need the same episodes: got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    return PairedDifference(*mean_ci95(a.double() - b.double()))
 
 
 def simpleshot(features: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +26,7 @@ from .config import TrainConfig, recipe
 from .data.imageset import ImageSet
 from .deploy import rejection_curve
 from .evaluate import mean_ci95
-from .runs import inspection_run_dir, preset_for
+from .runs import inspection_run_dir, preset_for, run_key
 from .sampling import EpisodeSampler
 from .train import train_or_load
 
@@ -144,8 +142,7 @@ def inspection_net(
                 base, margin=margin, batch_size=32, pairs_per_epoch=32 * steps, val_pairs=256
             )
         kind, image_size = _KINDS[loss], 100
-    text = json.dumps([config.to_dict(), train_classes, image_size], sort_keys=True)
-    key = hashlib.sha256(text.encode()).hexdigest()[:10]
+    key = run_key(config, train_classes, image_size)
     return InspectionNet(loss, kind, config, image_size, inspection_run_dir(root, loss, key))
 
 

@@ -15,10 +15,13 @@ for ``reproduce``. A chapter asks :func:`oneshot_run` for its one-shot run: the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .checkpoint import data_fingerprint
 from .data.imageset import ImageSet
@@ -36,6 +39,7 @@ __all__ = [
     "oneshot_run",
     "oneshot_run_dir",
     "preset_for",
+    "run_key",
     "runs_dir",
     "seed_dir",
     "table3_run_dir",
@@ -76,6 +80,16 @@ def oneshot_run_dir(
 def table3_run_dir(root: str | os.PathLike, seed: int) -> Path:
     """The folder of Table 3's runs of ``seed`` (Siamese net and CNN, all six classes)."""
     return seed_dir(Path(root) / "table3", seed)
+
+
+def run_key(*parts: Any) -> str:
+    """A short, stable folder name for a run, from what defines it: configs (anything with
+    ``to_dict``), class lists, sizes. The same parts give the same folder, so a chapter loads
+    another's run; any change gives a new folder instead of a checkpoint that does not fit."""
+    text = json.dumps(
+        [p.to_dict() if hasattr(p, "to_dict") else p for p in parts], sort_keys=True, default=str
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def inspection_run_dir(root: str | os.PathLike, loss: str, key: str) -> Path:

@@ -121,3 +121,12 @@ def test_chapters_and_reproduce_resolve_the_same_folder(
             train_classes=list(train), test_classes=list(test),
         )  # fmt: skip
     assert trained == [expected]
+
+
+def test_chapter_8_trains_the_network_chapter_9_loads():
+    """The recipe `best` on the paper's split is one run, not two: chapter 8 trains it in the
+    folder that chapter 9's ``inspection_net`` names (chapter 10 loads it from there too)."""
+    for name in ("ch08_better_one_shot_models.ipynb", "ch09_inspection.ipynb"):
+        nb = nbformat.read(REPO / "book" / name, as_version=4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        assert "inspection_net(" in code, f"{name} no longer asks inspection_net for the recipe's run"

@@ -18,6 +18,7 @@ from oneshot_steel.evaluate import (
     episodic_accuracy,
     mean_ci95,
     pair_verification,
+    paired_difference,
 )
 from oneshot_steel.models import CompactEmbeddingNet, SiameseNetwork
 from oneshot_steel.sampling import EpisodeSampler, PairSampler
@@ -191,3 +192,23 @@ def test_episodes_across_conditions_take_queries_from_the_query_set() -> None:
     assert good.mean == 1.0 and bad.mean == 0.0
     with pytest.raises(ValueError, match="query_embeddings"):
         episodic_accuracy(emb_s, support, 3, 1, 2, 5, query_set=query)
+
+
+def test_paired_difference_sees_what_overlapping_cis_hide():
+    """Two methods on the same episodes: a shared episode difficulty makes both means' CIs
+    wide and overlapping, but the paired difference resolves a small, consistent gap."""
+    gen = torch.Generator().manual_seed(0)
+    difficulty = torch.rand(2000, generator=gen)
+    a = (difficulty + 0.02 + 0.01 * torch.randn(2000, generator=gen)).clamp(0, 1)
+    b = difficulty
+    (ma, ca), (mb, cb) = mean_ci95(a), mean_ci95(b)
+    assert ma - ca < mb + cb  # unpaired: the intervals overlap
+    diff = paired_difference(a, b)
+    assert diff.mean == pytest.approx(ma - mb)
+    assert diff.verdict == "ahead of" and paired_difference(b, a).verdict == "behind"
+    assert paired_difference(b, b.clone()).verdict == "level with"
+
+
+def test_paired_difference_refuses_different_episodes():
+    with pytest.raises(ValueError, match="same episodes"):
+        paired_difference(torch.zeros(10), torch.zeros(11))

@@ -17,6 +17,7 @@ from oneshot_steel.runs import (
     oneshot_run,
     oneshot_run_dir,
     preset_for,
+    run_key,
     runs_dir,
     seed_dir,
     table3_run_dir,
@@ -93,3 +94,21 @@ def test_runs_dir_honours_the_checkpoints_parameter(
     assert runs_dir(ctx, data, checkpoints=str(tmp_path / "drive")).parent == tmp_path / "drive"
     assert runs_dir(ctx, data, checkpoints="").parent == tmp_path / "env"
     assert runs_dir(ctx, data, checkpoints=tmp_path / "p").name == runs_dir(ctx, data).name
+
+
+def test_run_key_names_a_run_by_what_defines_it():
+    cfg = TrainConfig.preset("smoke", seed=0)
+    key = run_key(cfg, ["RS", "Pa", "In"], 100)
+    assert key == run_key(TrainConfig.preset("smoke", seed=0), ["RS", "Pa", "In"], 100)
+    assert key == run_key(cfg.to_dict(), ["RS", "Pa", "In"], 100)  # a config is its dict
+    assert (
+        len(
+            {
+                key,
+                run_key(TrainConfig.preset("smoke", seed=1), ["RS", "Pa", "In"], 100),
+                run_key(cfg, ["RS", "Pa", "Cr"], 100),
+                run_key(cfg, ["RS", "Pa", "In"], 200),
+            }
+        )
+        == 4
+    )
