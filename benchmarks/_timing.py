@@ -65,6 +65,8 @@ def hardware(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {
         "date_utc": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": cpu_model(),
+        # The vector instructions torch uses (AVX2, AVX512, ...): they decide bf16 vs float32.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
