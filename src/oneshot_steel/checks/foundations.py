@@ -230,9 +230,9 @@ def _pooled_branch(image_size: int) -> torch.nn.Module:
 def _ch04_pooled_cost(candidate: Any) -> CheckResult:
     """``candidate(image_size)`` -> ``(params, macs)`` of the paper's branch with a 2x2 max
     pooling (stride 2) after each convolution, per image. The reference runs
-    :func:`~oneshot_steel.models.model_summary` on that network; odd sizes check that the
+    :func:`~oneshot_steel.summary.model_summary` on that network; odd sizes check that the
     pooling rounds down."""
-    from ..models import model_summary
+    from ..summary import model_summary
 
     what = "parameters and multiply-adds of the pooled branch"
     hint = (
