@@ -7,6 +7,9 @@ Each protocol also accepts a precomputed ``[N, D]`` embedding tensor instead of 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 from torch import nn
 
@@ -21,6 +24,25 @@ def _model_device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+@contextmanager
+def _convolutions_channels_last(model: nn.Module, on: bool) -> Iterator[None]:
+    """Hold the model's 4-D (convolution) weights in the channels_last layout for a while.
+
+    On a CPU, oneDNN runs convolutions in that layout about 1.5x faster in float32 (the
+    compact net on 200 px images, 2 cores); the values, and so the arithmetic up to rounding,
+    do not change. The caller's weights get their own layout back afterwards.
+    """
+    params = [p for p in model.parameters() if on and p.ndim == 4]
+    originals = [p.data for p in params]
+    try:
+        for p in params:
+            p.data = p.data.contiguous(memory_format=torch.channels_last)
+        yield
+    finally:
+        for p, data in zip(params, originals, strict=True):
+            p.data = data
+
+
 def embed(
     model: nn.Module,
     images: ImageSet | torch.Tensor,
@@ -33,7 +55,8 @@ def embed(
 
     Runs in eval mode under ``torch.inference_mode`` in batches of ``batch_size`` on
     ``device`` (the model is moved there; default: where the model already is), restoring the
-    model's train/eval mode after; only one batch of images is on the device at a time.
+    model's train/eval mode after; only one batch of images is on the device at a time. On a
+    CPU, images and convolution weights are in the channels_last layout meanwhile (faster).
     Returns a CPU tensor unless ``keep_on_device``. A ``SiameseNetwork`` uses its branch.
     """
     x = images.images if isinstance(images, ImageSet) else images
@@ -44,11 +67,17 @@ def embed(
     was_training = model.training
     model.eval()
     out = []
+    channels_last = x.ndim == 4 and dev.type == "cpu"
     try:
-        with torch.inference_mode():
+        with (
+            torch.inference_mode(),
+            _convolutions_channels_last(model, channels_last),
+        ):
             for s in range(0, x.shape[0], batch_size):
                 chunk = x[s : s + batch_size].to(dev)
                 chunk = to_model_input(chunk) if chunk.dtype == torch.uint8 else chunk.float()
+                if channels_last:
+                    chunk = chunk.contiguous(memory_format=torch.channels_last)
                 out.append(fn(chunk).float())
     finally:
         model.train(was_training)

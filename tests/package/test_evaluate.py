@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from toys import MeanPixel
 
+from oneshot_steel.augment import to_model_input
 from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.evaluate import (
     _episode_accuracies,
@@ -212,3 +213,17 @@ def test_paired_difference_sees_what_overlapping_cis_hide():
 def test_paired_difference_refuses_different_episodes():
     with pytest.raises(ValueError, match="same episodes"):
         paired_difference(torch.zeros(10), torch.zeros(11))
+
+
+def test_embed_on_cpu_runs_channels_last_and_gives_back_the_weights_layout() -> None:
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(embedding_dim=8, width=4).eval()
+    images = torch.randint(0, 256, (6, 1, 40, 40), dtype=torch.uint8)
+    with torch.no_grad():
+        expected = net(to_model_input(images))
+    conv = net.features.block1[0].weight
+    assert torch.allclose(embed(net, images), expected, atol=1e-5)
+    assert conv.is_contiguous() and conv.requires_grad  # the caller's layout, still trainable
+    net.to(memory_format=torch.channels_last)  # a net that trains channels_last keeps it
+    assert torch.allclose(embed(net, images), expected, atol=1e-5)
+    assert net.features.block1[0].weight.is_contiguous(memory_format=torch.channels_last)

@@ -1,0 +1,165 @@
+# ruff: noqa
+# Exploration script of issue 15 (part 2, latency), kept as the record of how its rows were
+# made; not a maintained benchmark. Run from the repository root with the package installed:
+#   python benchmarks/results/issue15/distill.py --teacher RUN --width 16 --size 100 --out FILE
+"""Distil the recipe `best` (compact net, width 32, 200 px input) into a smaller student.
+
+The student sees the image at `--size` px (area-shrunk, as deployment would feed it) and learns
+to output the teacher's SimpleShot feature of the same image at 200 px (MSE). Training images:
+the 8 dihedral views of the RS/Pa/In training images of the teacher's own split (no test-class
+image), teacher features computed once; a brightness offset (+-10 grey levels, the paper's
+augmentation) is drawn per step for the student. After training, the student's SimpleShot mean
+is the mean of its raw features on the training images, as `best` stores its own.
+
+Scored exactly like bench_best.py: 3-way episodes of Cr/PS/Sc, 15 queries per class, episode
+seed 0; latency of one uint8 query against 3 cached supports, 2 threads, interleaved calls.
+"""
+
+import argparse, json, statistics, sys, time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from _timing import hardware
+
+from oneshot_steel.augment import to_model_input
+from oneshot_steel.checkpoint import read_checkpoint
+from oneshot_steel.data import load_neu
+from oneshot_steel.data.splits import one_shot_split
+from oneshot_steel.deploy import optimise_for_cpu
+from oneshot_steel.evaluate import embed, episodic_accuracy
+from oneshot_steel.models import CompactEmbeddingNet
+from oneshot_steel.precision import autocast_settings
+from oneshot_steel.train import load_checkpoint
+
+
+def shrink(images, size):
+    return F.interpolate(images.float(), size=size, mode="area").round().to(torch.uint8)
+
+
+def dihedral(images):
+    """All 8 rotations/flips of a batch [N, 1, S, S] -> [8N, 1, S, S] (view-major)."""
+    views = []
+    for flipped in (images, images.flip(-1)):
+        views += [torch.rot90(flipped, k, dims=(2, 3)) for k in range(4)]
+    return torch.cat(views)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--teacher", type=Path, required=True)
+    p.add_argument("--data", default="/work/shared/data/neu-cls")
+    p.add_argument("--width", type=int, default=16)
+    p.add_argument("--size", type=int, default=100)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--episodes", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=100)
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(args.seed)
+
+    meta = read_checkpoint(args.teacher, mmap=True)
+    tsize = meta["data"]["train"]["image_size"]
+    train_classes, split_seed = meta["data"]["train"]["classes"], meta["config"]["seed"]
+    del meta
+    teacher = load_checkpoint(args.teacher, "cpu")[0].eval()
+    data = load_neu(args.data, size=tsize)
+    test_classes = [c for c in data.classes if c not in train_classes]
+    split = one_shot_split(data, train_classes, test_classes, seed=split_seed)
+
+    t0 = time.perf_counter()
+    views = dihedral(split.train.images)  # uint8, teacher size
+    targets = embed(teacher, views)  # [8N, D] centred, unit length
+    small = shrink(views, args.size)
+    teacher_s = time.perf_counter() - t0
+
+    student = CompactEmbeddingNet(embedding_dim=targets.shape[1], width=args.width, centre=True)
+    amp = autocast_settings(torch.device("cpu"))  # bf16 + channels_last where the CPU has bf16
+    if amp.channels_last:
+        student.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(student.parameters(), lr=args.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps)
+    gen = torch.Generator().manual_seed(args.seed)
+    student.train()
+    t0 = time.perf_counter()
+    for step in range(args.steps):
+        idx = torch.randint(len(small), (args.batch,), generator=gen)
+        beta = (torch.rand(args.batch, 1, 1, 1, generator=gen) * 2 - 1) * 10
+        x = ((small[idx].float() + beta).clamp(0, 255) / 127.5 - 1).contiguous(
+            memory_format=torch.channels_last
+        )
+        with torch.autocast("cpu", dtype=amp.dtype, enabled=amp.enabled):
+            out = student.raw(x)
+        loss = (out.float() - targets[idx]).pow(2).sum(1).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 250 == 0 or step == args.steps - 1:
+            print(f"step {step} loss {loss.item():.4f}", flush=True)
+    train_s = time.perf_counter() - t0
+    student.eval()
+    with torch.no_grad():
+        raw = torch.cat([student.raw(to_model_input(c)) for c in shrink(split.train.images, args.size).split(256)])
+        student.base_mean.copy_(raw.mean(0))
+
+    ways = {
+        "teacher fp32 eager": (teacher, tsize),
+        "teacher optimised": (optimise_for_cpu(teacher, tsize), tsize),
+        f"student w{args.width} optimised": (optimise_for_cpu(student, args.size), args.size),
+    }
+    rows, calls = {}, {}
+    test = split.test
+    for name, (model, s) in ways.items():
+        images = test.images if s == tsize else shrink(test.images, s)
+        emb = embed(model, images)
+        rows[name] = {"image_size": s}
+        for k in (1, 5):
+            r = episodic_accuracy(emb, test, 3, k, 15, args.episodes, 0)
+            rows[name][f"{k}-shot"] = [100 * r.mean, 100 * r.ci95]
+        query, support = images[:1], emb[:3]
+
+        def classify(model=model, query=query, support=support):
+            return int(torch.cdist(model(to_model_input(query)), support).argmin())
+
+        calls[name] = classify
+    times = {n: [] for n in calls}
+    with torch.inference_mode():
+        for fn in calls.values():
+            for _ in range(10):
+                fn()
+        for _ in range(args.repeats):
+            for name, fn in calls.items():
+                t1 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t1)
+    base = statistics.median(times["teacher fp32 eager"])
+    for name, row in rows.items():
+        ms = statistics.median(times[name])
+        row |= {"ms_per_query": 1e3 * ms, "speed_up": base / ms}
+        row["1-shot points vs teacher"] = row["1-shot"][0] - rows["teacher fp32 eager"]["1-shot"][0]
+        print(f"{name:28s} {row['image_size']:4d}px {1e3 * ms:7.2f} ms x{base / ms:5.2f} "
+              f"1-shot {row['1-shot'][0]:.2f} ± {row['1-shot'][1]:.2f}  5-shot {row['5-shot'][0]:.2f}")
+    result = {
+        "hardware": hardware(torch.device("cpu")),
+        "teacher": str(args.teacher),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "teacher_features_s": teacher_s,
+        "student_train_s": train_s,
+        "student_params": sum(p.numel() for p in student.parameters()),
+        "student_precision": amp.reason,
+        "ways": rows,
+    }
+    result["hardware"]["load_average_at_end"] = list(__import__("os").getloadavg())
+    args.out.write_text(json.dumps(result, indent=1))
+    torch.save(student.state_dict(), args.out.with_suffix(".pt"))
+
+
+if __name__ == "__main__":
+    main()
