@@ -60,6 +60,8 @@ def main():
     p.add_argument("--episodes", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=100)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--init-from-teacher", action="store_true", help="start from the teacher's weights (needs --width equal to the teacher's)")
+    p.add_argument("--targets-cache", type=Path, default=None, help="file to keep the teacher's features in between runs")
     args = p.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -75,11 +77,18 @@ def main():
 
     t0 = time.perf_counter()
     views = dihedral(split.train.images)  # uint8, teacher size
-    targets = embed(teacher, views)  # [8N, D] centred, unit length
+    if args.targets_cache and args.targets_cache.exists():
+        targets = torch.load(args.targets_cache, weights_only=True)
+    else:
+        targets = embed(teacher, views)  # [8N, D] centred, unit length
+        if args.targets_cache:
+            torch.save(targets, args.targets_cache)
     small = shrink(views, args.size)
     teacher_s = time.perf_counter() - t0
 
     student = CompactEmbeddingNet(embedding_dim=targets.shape[1], width=args.width, centre=True)
+    if args.init_from_teacher:
+        student.load_state_dict(teacher.state_dict())
     amp = autocast_settings(torch.device("cpu"))  # bf16 + channels_last where the CPU has bf16
     if amp.channels_last:
         student.to(memory_format=torch.channels_last)
@@ -112,7 +121,7 @@ def main():
     ways = {
         "teacher fp32 eager": (teacher, tsize),
         "teacher optimised": (optimise_for_cpu(teacher, tsize), tsize),
-        f"student w{args.width} optimised": (optimise_for_cpu(student, args.size), args.size),
+        f"student w{args.width}{' from teacher' if args.init_from_teacher else ''} optimised": (optimise_for_cpu(student, args.size), args.size),
     }
     rows, calls = {}, {}
     test = split.test
