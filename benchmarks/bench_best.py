@@ -23,10 +23,12 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -35,6 +37,7 @@ from _timing import hardware  # noqa: E402
 from oneshot_steel.augment import to_model_input  # noqa: E402
 from oneshot_steel.checkpoint import read_checkpoint  # noqa: E402
 from oneshot_steel.data import load_neu  # noqa: E402
+from oneshot_steel.data.imageset import ImageSet  # noqa: E402
 from oneshot_steel.data.splits import one_shot_split  # noqa: E402
 from oneshot_steel.deploy import optimise_for_cpu  # noqa: E402
 from oneshot_steel.evaluate import embed, episodic_accuracy  # noqa: E402
@@ -44,6 +47,64 @@ from oneshot_steel.train import load_checkpoint  # noqa: E402
 def shrink(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 images ``[N, 1, S, S]`` resized to ``size`` by area averaging."""
     return F.interpolate(images.float(), size=size, mode="area").round().to(torch.uint8)
+
+
+def interleaved_times(
+    calls: dict[str, Callable[[], object]], repeats: int, warmup: int = 10
+) -> dict[str, list[float]]:
+    """Seconds of each call, ``repeats`` times, one call of each in turn (so that the ratios
+    between them are measured under the same load), after ``warmup`` calls of each."""
+    times: dict[str, list[float]] = {n: [] for n in calls}
+    with torch.inference_mode():
+        for fn in calls.values():
+            for _ in range(warmup):
+                fn()
+        for _ in range(repeats):
+            for name, fn in calls.items():
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def compare_ways(
+    ways: dict[str, tuple[nn.Module, int]],
+    test: ImageSet,
+    size: int,
+    episodes: int,
+    repeats: int,
+    reference: str,
+) -> dict[str, dict]:
+    """Each way (model, input size) scored on the same seeded 3-way episodes of ``test`` (its
+    images are ``size`` px, shrunk for smaller ways) and timed on one uint8 query against 3
+    cached supports; the first way is the reference of the speed-ups, called ``reference``."""
+    calls, rows = {}, {}
+    for name, (model, s) in ways.items():
+        images = test.images if s == size else shrink(test.images, s)
+        emb = embed(model, images)
+        rows[name] = {"image_size": s}
+        for k in (1, 5):
+            r = episodic_accuracy(emb, test, 3, k, 15, episodes, 0)
+            rows[name][f"{k}-shot"] = [100 * r.mean, 100 * r.ci95]
+        query, support = images[:1], emb[:3]
+
+        def classify(model=model, query=query, support=support) -> int:
+            return int(torch.cdist(model(to_model_input(query)), support).argmin())
+
+        calls[name] = classify
+    times = interleaved_times(calls, repeats)
+    first = next(iter(ways))
+    base = statistics.median(times[first])
+    for name, row in rows.items():
+        ms = statistics.median(times[name])
+        row |= {"ms_per_query": 1e3 * ms, "speed_up": base / ms}
+        row[f"1-shot points vs {reference}"] = row["1-shot"][0] - rows[first]["1-shot"][0]
+        print(
+            f"{name:30s} {row['image_size']:4d}px  {1e3 * ms:8.2f} ms/query  "
+            f"x{base / ms:5.2f}  1-shot {row['1-shot'][0]:.2f} % ± {row['1-shot'][1]:.2f}  "
+            f"5-shot {row['5-shot'][0]:.2f} %"
+        )
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,40 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.episodes} episodes, seed 0; latency: one uint8 query embedded and compared "
         f"with 3 cached support embeddings, {args.threads} threads, median of {args.repeats}"
     )
-    calls, rows = {}, {}
-    for name, (model, s) in ways.items():
-        images = test.images if s == size else shrink(test.images, s)
-        emb = embed(model, images)
-        rows[name] = {"image_size": s}
-        for k in (1, 5):
-            r = episodic_accuracy(emb, test, 3, k, 15, args.episodes, 0)
-            rows[name][f"{k}-shot"] = [100 * r.mean, 100 * r.ci95]
-        query, support = images[:1], emb[:3]
-
-        def classify(model=model, query=query, support=support) -> int:
-            return int(torch.cdist(model(to_model_input(query)), support).argmin())
-
-        calls[name] = classify
-    times: dict[str, list[float]] = {n: [] for n in calls}
-    with torch.inference_mode():
-        for fn in calls.values():
-            for _ in range(10):
-                fn()
-        for _ in range(args.repeats):
-            for name, fn in calls.items():
-                t0 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t0)
-    base = statistics.median(times["fp32 eager"])
-    for name, row in rows.items():
-        ms = statistics.median(times[name])
-        row |= {"ms_per_query": 1e3 * ms, "speed_up": base / ms}
-        row["1-shot points vs fp32"] = row["1-shot"][0] - rows["fp32 eager"]["1-shot"][0]
-        print(
-            f"{name:22s} {row['image_size']:4d}px  {1e3 * ms:8.2f} ms/query  "
-            f"x{base / ms:5.2f}  1-shot {row['1-shot'][0]:.2f} % ± {row['1-shot'][1]:.2f}  "
-            f"5-shot {row['5-shot'][0]:.2f} %"
-        )
+    rows = compare_ways(ways, test, size, args.episodes, args.repeats, "fp32")
     result["ways"] = rows
     result["hardware"]["load_average_at_end"] = list(__import__("os").getloadavg())
     if args.out:

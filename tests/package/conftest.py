@@ -1,5 +1,5 @@
 """Fixtures of the package tests (fast, one test file per module): the real NEU-CLS set when
-``ONESHOT_STEEL_DATA`` points at it, and a writer of small image files."""
+``ONESHOT_STEEL_DATA`` points at it, a writer of small image files, and the paper's branch."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from oneshot_steel.data.loading import IMAGE_EXTENSIONS
+from oneshot_steel.models import PaperEmbeddingNet
 
 
 def _real_set_reason(value: str) -> str | None:
@@ -62,3 +64,10 @@ def write_image() -> Callable[..., Path]:
         return path
 
     return write
+
+
+@pytest.fixture(scope="module")
+def paper_net() -> PaperEmbeddingNet:
+    """The paper's branch (40 M parameters), seeded; built once per test module."""
+    torch.manual_seed(0)
+    return PaperEmbeddingNet()

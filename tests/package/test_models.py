@@ -20,12 +20,6 @@ from oneshot_steel.models import (
 )
 
 
-@pytest.fixture(scope="module")
-def paper_net() -> PaperEmbeddingNet:
-    torch.manual_seed(0)
-    return PaperEmbeddingNet()
-
-
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

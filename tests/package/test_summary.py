@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
 
 from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet, SiameseNetwork
 from oneshot_steel.summary import model_summary
 
 
-@pytest.fixture(scope="module")
-def paper_net() -> PaperEmbeddingNet:
-    torch.manual_seed(0)
-    return PaperEmbeddingNet()
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def test_paper_net_parameter_count_and_fc1_share(paper_net: PaperEmbeddingNet) -> None:
     # conv: 4*9+4 + 8*36+8 + 8*72+8 = 920; fc: 80000*500+500 + 500*500+500 + 500*5+5
-    assert n_params(paper_net) == 40_254_425
+    assert sum(p.numel() for p in paper_net.parameters()) == 40_254_425
     summary = model_summary(paper_net, (1, 100, 100))
     assert summary.total_params == 40_254_425
     fc1 = summary.layer("fc1")
@@ -52,7 +41,7 @@ def test_compact_net_summary_restores_training_mode() -> None:
     net = CompactEmbeddingNet(embedding_dim=64, width=32)
     net.train()
     summary = model_summary(net, (1, 100, 100))
-    assert summary.total_params == n_params(net)
+    assert summary.total_params == sum(p.numel() for p in net.parameters())
     assert summary.layer("head").output_shape == (64,)
     assert net.training  # model_summary restores the training flag
 

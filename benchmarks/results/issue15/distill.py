@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from _timing import hardware
+from bench_best import compare_ways, shrink
 
 from oneshot_steel.augment import to_model_input
 from oneshot_steel.checkpoint import read_checkpoint
@@ -33,10 +34,6 @@ from oneshot_steel.evaluate import embed, episodic_accuracy
 from oneshot_steel.models import CompactEmbeddingNet
 from oneshot_steel.precision import autocast_settings
 from oneshot_steel.train import load_checkpoint
-
-
-def shrink(images, size):
-    return F.interpolate(images.float(), size=size, mode="area").round().to(torch.uint8)
 
 
 def dihedral(images):
@@ -123,38 +120,7 @@ def main():
         "teacher optimised": (optimise_for_cpu(teacher, tsize), tsize),
         f"student w{args.width}{' from teacher' if args.init_from_teacher else ''} optimised": (optimise_for_cpu(student, args.size), args.size),
     }
-    rows, calls = {}, {}
-    test = split.test
-    for name, (model, s) in ways.items():
-        images = test.images if s == tsize else shrink(test.images, s)
-        emb = embed(model, images)
-        rows[name] = {"image_size": s}
-        for k in (1, 5):
-            r = episodic_accuracy(emb, test, 3, k, 15, args.episodes, 0)
-            rows[name][f"{k}-shot"] = [100 * r.mean, 100 * r.ci95]
-        query, support = images[:1], emb[:3]
-
-        def classify(model=model, query=query, support=support):
-            return int(torch.cdist(model(to_model_input(query)), support).argmin())
-
-        calls[name] = classify
-    times = {n: [] for n in calls}
-    with torch.inference_mode():
-        for fn in calls.values():
-            for _ in range(10):
-                fn()
-        for _ in range(args.repeats):
-            for name, fn in calls.items():
-                t1 = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t1)
-    base = statistics.median(times["teacher fp32 eager"])
-    for name, row in rows.items():
-        ms = statistics.median(times[name])
-        row |= {"ms_per_query": 1e3 * ms, "speed_up": base / ms}
-        row["1-shot points vs teacher"] = row["1-shot"][0] - rows["teacher fp32 eager"]["1-shot"][0]
-        print(f"{name:28s} {row['image_size']:4d}px {1e3 * ms:7.2f} ms x{base / ms:5.2f} "
-              f"1-shot {row['1-shot'][0]:.2f} ± {row['1-shot'][1]:.2f}  5-shot {row['5-shot'][0]:.2f}")
+    rows = compare_ways(ways, split.test, tsize, args.episodes, args.repeats, "teacher")
     result = {
         "hardware": hardware(torch.device("cpu")),
         "teacher": str(args.teacher),
