@@ -28,8 +28,8 @@ def _model_device(model: nn.Module) -> torch.device:
 def _convolutions_channels_last(model: nn.Module, on: bool) -> Iterator[None]:
     """Hold the model's 4-D (convolution) weights in the channels_last layout for a while.
 
-    On a CPU, oneDNN runs convolutions in that layout about 1.5x faster in float32 (the
-    compact net on 200 px images, 2 cores); the values, and so the arithmetic up to rounding,
+    On a CPU, oneDNN runs convolutions in that layout 1.2-1.5x faster in float32 (the
+    compact net on 200 px images, 2 cores, measured under load); the values, and so the arithmetic up to rounding,
     do not change. The caller's weights get their own layout back afterwards.
     """
     params = [p for p in model.parameters() if on and p.ndim == 4]
