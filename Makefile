@@ -110,8 +110,8 @@ variants: install
 
 # One process by default. PYTEST_WORKERS=2 runs two pytest workers (pytest-xdist): the tests
 # that execute chapters stay together on one (tests/book/conftest.py), the rest share the other.
-# Measured on CI's 2 cores it was slower (pytest 22 min 8 s against 18 min 18 s): each worker's torch uses
-# both cores, and the oversubscribed threads tripled some tests' times (benchmarks/RESULTS.md).
+# Measured on CI's 2 cores it gained little (benchmarks/RESULTS.md): with OMP_NUM_THREADS=1 per worker
+# 17 min 3 s under load against 18 min 29 s for one idle process, the chapter runs being the long pole.
 PYTEST_WORKERS ?= 0
 test: install browser-deps lint
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25

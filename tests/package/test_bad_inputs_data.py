@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 import oneshot_steel
-from oneshot_steel.data import fetch_neu, load_image_folder, load_neu, loading
+from oneshot_steel.data import decoded_cache, fetch_neu, load_image_folder, load_neu
 from oneshot_steel.data.imageset import NEU_CLASSES
 from oneshot_steel.data.manifest import MANIFEST_NAME, read_manifest, verify_neu_folder
 from oneshot_steel.errors import BadImageError, DataError, UnknownClassError
@@ -37,7 +37,7 @@ def own_cache(tmp_path, monkeypatch) -> Path:
     """A cache folder of this test alone, and the warn-once memory cleared."""
     path = tmp_path / "cache"
     monkeypatch.setenv("ONESHOT_STEEL_CACHE", str(path))
-    monkeypatch.setattr(loading, "_CACHE_WARNED", set())
+    monkeypatch.setattr(decoded_cache, "_WARNED_FOLDERS", set())
     return path
 
 

@@ -2,9 +2,9 @@
 
 Every loader goes through one pipeline: find the files (:mod:`.walk`: each real file once,
 whatever links lead to it, and everything passed over named in a warning), hash their bytes
-(the cache key), and either read the decoded, resized array from the on-disk cache or decode
-every file (:mod:`.decode`: grayscale, 16-bit images scaled by the set's bit depth) and resize
-it once. So a second load of the 1,800 NEU images costs little more than hashing the files,
+(the cache key), and either read the decoded, resized array from the on-disk cache
+(:mod:`.decoded_cache`) or decode every file (:mod:`.decode`: grayscale, 16-bit images scaled
+by the set's bit depth) and resize it once. So a second load of the 1,800 NEU images costs little more than hashing the files,
 and nothing is decoded or resized twice in two different ways. The cache is a convenience:
 when it cannot be written, loading goes on without it (with one warning), and a cache file
 that does not check out is rebuilt.
@@ -12,7 +12,6 @@ that does not check out is rebuilt.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -21,14 +20,21 @@ from pathlib import Path
 import torch
 
 from ..errors import (
-    BadImageError,
     DataError,
     DataNotFoundError,
     EmptyClassError,
     UnknownClassError,
 )
-from ..files import atomic_write, cache_dir, cache_location
+from ..files import cache_location
 from .decode import FITS, decode, stretch_warning, to_uint8
+from .decoded_cache import (
+    CACHE_VERSION,
+    cache_path,
+    pixels_digest,
+    read_cache,
+    warn_cache_unavailable,
+    write_cache,
+)
 from .imageset import NEU_CLASSES, ImageSet
 from .paths import is_synthetic_folder
 from .walk import IMAGE_EXTENSIONS, OTHER_IMAGE_EXTENSIONS, Walk, warn
@@ -53,9 +59,6 @@ SPLIT_FOLDERS: frozenset[str] = frozenset(
 _NEU_FILE = re.compile(r"^(?P<prefix>\D+?)_*(?P<num>\d+)$")
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 _ANY_IMAGE = IMAGE_EXTENSIONS | OTHER_IMAGE_EXTENSIONS
-_CACHE_VERSION = "oneshot-steel-decoded-v2"  # v2: a digest of the pixels guards against bit rot
-#: Cache folders already warned about in this process: said once is enough.
-_CACHE_WARNED: set[str] = set()
 
 
 def _norm(name: str) -> str:
@@ -149,89 +152,6 @@ def _find_neu_files(walk: Walk, root: Path) -> dict[str, list[Path]]:
     return found
 
 
-# --------------------------------------------------------------------------- cache
-def _file_sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as err:
-        raise BadImageError(
-            f"Cannot read {str(path)!r} ({err.strerror or err}). Check its permissions, or "
-            "replace or delete the file."
-        ) from err
-
-
-def _cache_unavailable(folder: Path, err: BaseException) -> None:
-    """Warn, once per folder and process, that the cache cannot be written."""
-    if str(folder) in _CACHE_WARNED:
-        return
-    _CACHE_WARNED.add(str(folder))
-    cause = err.__cause__ if isinstance(err.__cause__, OSError) else err  # cache_dir's own
-    reason = getattr(cause, "strerror", None) or (str(cause).strip().splitlines() or [""])[0]
-    warn(
-        f"Cannot write the image cache in {str(folder)!r} ({type(cause).__name__}: {reason}); "
-        "loading goes on without it, decoding the images every time. Free some disk space or "
-        "fix the folder, or set ONESHOT_STEEL_CACHE to a folder you can write to."
-    )
-
-
-def _images_digest(images: torch.Tensor) -> str:
-    return hashlib.sha256(images.numpy().tobytes()).hexdigest()
-
-
-def _load_cached(path: Path, relpaths: list[str], size: int) -> dict | None:
-    """The cached arrays when ``path`` holds a valid cache for these files, else None."""
-    if not path.is_file():
-        return None
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        n = len(relpaths)
-        ok = (
-            isinstance(blob, dict)
-            and blob.get("version") == _CACHE_VERSION
-            and blob.get("relpaths") == relpaths
-            and blob["images"].dtype == torch.uint8
-            and tuple(blob["images"].shape) == (n, 1, size, size)
-            and len(blob["digests"]) == n
-        )
-        if not ok:
-            raise ValueError("contents do not match the image files")
-        if _images_digest(blob["images"]) != blob.get("images_sha256"):
-            raise ValueError("the pixels do not match their SHA-256 (the file is damaged)")
-        return blob
-    except Exception as err:  # any unreadable cache is rebuilt, never trusted
-        reason = (str(err).strip().splitlines() or [""])[0]
-        warn(
-            f"The image cache {str(path)!r} is unreadable ({type(err).__name__}: {reason}); "
-            "rebuilding it from the image files."
-        )
-        return None
-
-
-def _cache_file(
-    paths: list[Path],
-    relpaths: list[str],
-    labels: list[int],
-    size: int,
-    classes: list[str],
-    fit: str = "stretch",
-) -> Path:
-    """Where the cache of these files lives: named by their bytes, names, labels, size and fit."""
-    fitted = "" if fit == "stretch" else f"\0fit={fit}"  # "stretch" keeps the older caches' names
-    key = hashlib.sha256(f"{_CACHE_VERSION}\0{size}\0{classes}{fitted}\n".encode())
-    for path, rel, label in zip(paths, relpaths, labels, strict=True):
-        key.update(f"{label}\0{rel}\0{_file_sha256(path)}\n".encode())
-    return cache_dir() / "decoded" / f"{key.hexdigest()[:40]}-{size}px.pt"
-
-
-def _save_cache(path: Path, blob: dict) -> None:
-    """Write the cache atomically; when it cannot be written (read-only, disk full, a file
-    size limit), warn once and go on: the cache only saves time."""
-    try:
-        atomic_write(path, lambda tmp: torch.save(blob, tmp))
-    except (OSError, RuntimeError) as err:  # torch.save reports a failed write as RuntimeError
-        _cache_unavailable(path.parent, err)
-
-
 def _warn_if_stretched(root: Path, relpaths: list[str], shapes: list) -> None:
     message = stretch_warning(str(root), relpaths, shapes)
     if message:
@@ -262,11 +182,11 @@ def _load_files(
     cache_file = None
     if cache:
         try:
-            cache_file = _cache_file(paths, relpaths, labels.tolist(), size, classes, fit)
+            cache_file = cache_path(paths, relpaths, labels.tolist(), size, classes, fit)
         except OSError as err:  # the cache folder cannot be created
-            _cache_unavailable(cache_location() / "decoded", err)
+            warn_cache_unavailable(cache_location() / "decoded", err)
     if cache_file is not None:
-        blob = _load_cached(cache_file, relpaths, size)
+        blob = read_cache(cache_file, relpaths, size)
         if blob is not None:
             if fit == "stretch":
                 _warn_if_stretched(root, relpaths, blob.get("shapes") or [])
@@ -286,14 +206,14 @@ def _load_files(
         _warn_if_stretched(root, relpaths, shapes)
     if cache_file is not None:
         blob = {
-            "version": _CACHE_VERSION,
+            "version": CACHE_VERSION,
             "relpaths": relpaths,
             "images": images,
-            "images_sha256": _images_digest(images),
+            "images_sha256": pixels_digest(images),
             "digests": digests,
             "shapes": shapes,
         }
-        _save_cache(cache_file, blob)
+        write_cache(cache_file, blob)
     return ImageSet(images, labels, classes, [str(p) for p in paths], digests, source, synthetic)
 
 
