@@ -108,13 +108,14 @@ variants: install
 	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
-# One process by default. PYTEST_WORKERS=2 runs two pytest workers (pytest-xdist): the tests
-# that execute chapters stay together on one (tests/book/conftest.py), the rest share the other.
-# Measured on CI's 2 cores it gained little (benchmarks/RESULTS.md): with OMP_NUM_THREADS=1 per worker
-# 17 min 3 s under load against 18 min 29 s for one idle process, the chapter runs being the long pole.
-PYTEST_WORKERS ?= 0
+# Two pytest workers (pytest-xdist), one torch thread each: the tests that execute chapters stay
+# together on one worker, in book order (tests/book/conftest.py groups them), the rest share the
+# other. PYTEST_WORKERS=0 runs one process with torch's default threads (both cores).
+# Measured on 2 idle cores: benchmarks/RESULTS.md ("CI on 2 cores").
+PYTEST_WORKERS ?= 2
+PYTEST_THREADS ?= $(if $(filter 0,$(PYTEST_WORKERS)),,1)
 test: install browser-deps lint
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+	$(if $(PYTEST_THREADS),OMP_NUM_THREADS=$(PYTEST_THREADS) )$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 # The package tests only (tests/package, one file per module): a few minutes, for a quick loop.
 test-package: install
