@@ -108,11 +108,12 @@ variants: install
 	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
-# Two pytest workers (pytest-xdist), one torch thread each: the tests that execute chapters stay
-# together on one worker, in book order (tests/book/conftest.py groups them), the rest share the
-# other. PYTEST_WORKERS=0 runs one process with torch's default threads (both cores).
-# Measured on 2 idle cores: benchmarks/RESULTS.md ("CI on 2 cores").
-PYTEST_WORKERS ?= 2
+# One pytest process by default. PYTEST_WORKERS=2 runs two pytest-xdist workers with one torch
+# thread each: the tests that execute chapters stay together on one worker, in book order
+# (tests/book/conftest.py groups them), the rest share the other. On 2 idle cores that took the
+# whole CI run from 21 min 7 s to 13 min 45 s, but the next run stalled 600 s in a chapter's
+# widget cell, cause unknown (benchmarks/RESULTS.md, "CI on 2 cores"), so it is not the default.
+PYTEST_WORKERS ?= 0
 PYTEST_THREADS ?= $(if $(filter 0,$(PYTEST_WORKERS)),,1)
 test: install browser-deps lint
 	$(if $(PYTEST_THREADS),OMP_NUM_THREADS=$(PYTEST_THREADS) )$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
