@@ -122,10 +122,11 @@ test: install browser-deps lint
 test-package: install
 	$(PY) -m pytest tests/package
 
-# ruff, and zizmor's offline audit of the GitHub workflows (actions pinned to commit SHAs,
+# ruff (lint and formatting), and zizmor's offline audit of the GitHub workflows (actions pinned to commit SHAs,
 # least permissions, no persisted credentials where nothing pushes).
 lint: install
 	$(VENV)/bin/ruff check src tests data_scripts benchmarks
+	$(VENV)/bin/ruff format --check src tests data_scripts benchmarks
 	$(VENV)/bin/zizmor --offline --no-progress .github/workflows/
 
 clean:

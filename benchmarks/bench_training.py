@@ -164,8 +164,10 @@ def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: in
             for k, step in zip(pipes, row, strict=True):
                 steps[k].append(step)
         totals = {k: sum(x for x, _ in v) for k, v in steps.items()}
-        print(f"  round {epoch}: " + ", ".join(f"{k} {t:.2f} s" for k, t in totals.items()),
-              file=sys.stderr)
+        print(
+            f"  round {epoch}: " + ", ".join(f"{k} {t:.2f} s" for k, t in totals.items()),
+            file=sys.stderr,
+        )
         if epoch == 0:
             continue
         for k in pipes:
@@ -174,8 +176,11 @@ def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: in
         for k in ratios:
             ratios[k] += [o[0] / n[0] for n, o in zip(steps["ours"], steps[k], strict=True)]
     out = {
-        k: {"epoch_s_median": statistics.median(epoch_s[k]), "epoch_s": epoch_s[k],
-            "data_fraction": data_s[k] / sum(epoch_s[k])}
+        k: {
+            "epoch_s_median": statistics.median(epoch_s[k]),
+            "epoch_s": epoch_s[k],
+            "data_fraction": data_s[k] / sum(epoch_s[k]),
+        }
         for k in pipes
     }
     out["ours"]["precision"] = pipes["ours"].amp.precision
@@ -250,8 +255,11 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
         "epoch_speedup_vs_fp32": fp32["epoch_s_median"] / ours["epoch_s_median"],
         "step_speedup_vs_fp32_median": pair["step_ratio_vs_fp32_median"],
         "paper_preset_estimate_min": {
-            k: v["epoch_s_median"] * TrainConfig.preset("paper").epochs
-            * TrainConfig.preset("paper").pairs_per_epoch / config.pairs_per_epoch / 60
+            k: v["epoch_s_median"]
+            * TrainConfig.preset("paper").epochs
+            * TrainConfig.preset("paper").pairs_per_epoch
+            / config.pairs_per_epoch
+            / 60
             for k, v in (("ours", ours), ("ours_fp32", fp32), ("paper_style", paper))
         },
         "targets": {"data_fraction_lt": 0.05},

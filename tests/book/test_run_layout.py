@@ -129,4 +129,6 @@ def test_chapter_8_trains_the_network_chapter_9_loads():
     for name in ("ch08_better_one_shot_models.ipynb", "ch09_inspection.ipynb"):
         nb = nbformat.read(REPO / "book" / name, as_version=4)
         code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-        assert "inspection_net(" in code, f"{name} no longer asks inspection_net for the recipe's run"
+        assert "inspection_net(" in code, (
+            f"{name} no longer asks inspection_net for the recipe's run"
+        )

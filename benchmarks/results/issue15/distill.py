@@ -57,8 +57,17 @@ def main():
     p.add_argument("--episodes", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=100)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--init-from-teacher", action="store_true", help="start from the teacher's weights (needs --width equal to the teacher's)")
-    p.add_argument("--targets-cache", type=Path, default=None, help="file to keep the teacher's features in between runs")
+    p.add_argument(
+        "--init-from-teacher",
+        action="store_true",
+        help="start from the teacher's weights (needs --width equal to the teacher's)",
+    )
+    p.add_argument(
+        "--targets-cache",
+        type=Path,
+        default=None,
+        help="file to keep the teacher's features in between runs",
+    )
     args = p.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
@@ -112,13 +121,21 @@ def main():
     train_s = time.perf_counter() - t0
     student.eval()
     with torch.no_grad():
-        raw = torch.cat([student.raw(to_model_input(c)) for c in shrink(split.train.images, args.size).split(256)])
+        raw = torch.cat(
+            [
+                student.raw(to_model_input(c))
+                for c in shrink(split.train.images, args.size).split(256)
+            ]
+        )
         student.base_mean.copy_(raw.mean(0))
 
     ways = {
         "teacher fp32 eager": (teacher, tsize),
         "teacher optimised": (optimise_for_cpu(teacher, tsize), tsize),
-        f"student w{args.width}{' from teacher' if args.init_from_teacher else ''} optimised": (optimise_for_cpu(student, args.size), args.size),
+        f"student w{args.width}{' from teacher' if args.init_from_teacher else ''} optimised": (
+            optimise_for_cpu(student, args.size),
+            args.size,
+        ),
     }
     rows = compare_ways(ways, split.test, tsize, args.episodes, args.repeats, "teacher")
     result = {
