@@ -108,12 +108,13 @@ variants: install
 	$(PY) -m oneshot_steel.variants --mode "$${ONESHOT_STEEL_MODE:-$(or $(MODE),smoke)}" --out _build/variants \
 	  $(addprefix --only ,$(VARIANTS)) $(VARIANTS_FLAGS)
 
-# One pytest process by default. PYTEST_WORKERS=2 runs two pytest-xdist workers with one torch
-# thread each: the tests that execute chapters stay together on one worker, in book order
-# (tests/book/conftest.py groups them), the rest share the other. On 2 idle cores that took the
-# whole CI run from 21 min 7 s to 13 min 45 s, but the next run stalled 600 s in a chapter's
-# widget cell, cause unknown (benchmarks/RESULTS.md, "CI on 2 cores"), so it is not the default.
-PYTEST_WORKERS ?= 0
+# Two pytest-xdist workers with one torch thread each (PYTEST_WORKERS=0: one process). The
+# tests that execute chapters stay together on one worker, in book order (tests/book/conftest.py
+# groups them); the rest share the other. On 2 idle cores that took the whole CI run from
+# 21 min 7 s to 13 min 45 s (benchmarks/RESULTS.md, "CI on 2 cores"). A run that stalled 600 s
+# in chapter 3's widget cell was jupyter_client's lost wake-up, now worked around for every
+# papermill run of the tests (tests/book/kernel_polling.py).
+PYTEST_WORKERS ?= 2
 PYTEST_THREADS ?= $(if $(filter 0,$(PYTEST_WORKERS)),,1)
 test: install browser-deps lint
 	$(if $(PYTEST_THREADS),OMP_NUM_THREADS=$(PYTEST_THREADS) )$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25

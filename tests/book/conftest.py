@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import kernel_polling
 import pytest
 
 HERE = Path(__file__).resolve().parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # papermill runs in this process: see kernel_polling for the stall this prevents.
+    kernel_polling.install()
 
 
 #: Modules whose tests execute the chapters with the default checkpoint folder, or use those
