@@ -110,8 +110,8 @@ variants: install
 
 # Two pytest-xdist workers with one torch thread each (PYTEST_WORKERS=0: one process). The
 # tests that execute chapters stay together on one worker, in book order (tests/book/conftest.py
-# groups them); the rest share the other. On 2 idle cores that took the whole CI run from
-# 21 min 7 s to 13 min 45 s (benchmarks/RESULTS.md, "CI on 2 cores"). A run that stalled 600 s
+# groups them); the rest share the other. On 2 idle cores the whole CI run takes 16 min 28 s
+# (21 min 7 s in one process; benchmarks/RESULTS.md, "CI on 2 cores"). A run that stalled 600 s
 # in chapter 3's widget cell was jupyter_client's lost wake-up, now worked around for every
 # papermill run of the tests (tests/book/kernel_polling.py).
 PYTEST_WORKERS ?= 2
