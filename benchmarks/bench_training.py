@@ -6,11 +6,14 @@ Measures, for the paper's model (Fig. 1), batch 32 and 900 pairs per epoch:
    (target < 5 %), from an instrumented loop built from the package's own pieces
    (``PairSampler``, ``augment_batch``, the model, ``contrastive_loss``, fused Adam),
    synchronising the device between the data part and the compute part;
-2. seconds per epoch of three pipelines run alternately step by step, so that a change in
-   machine load hits all alike: that loop with the precision and memory layout the package
-   chooses for the device (``precision.autocast_settings``: bf16 + channels_last on a CPU
-   with native bf16), the same loop in plain float32 NCHW (the trainer as it was before
-   that choice existed), and the paper-style pipeline (:mod:`paper_style`); and the ratios;
+2. seconds per epoch of four pipelines run alternately step by step, so that a change in
+   machine load hits all alike: that loop as the package trains (the precision and memory
+   layout of ``precision.autocast_settings``: bf16 + channels_last on a CPU with native
+   bf16; on a CPU also ``runtime.keep_freed_memory``), the same loop with glibc's default
+   allocator (the trainer of 2026-12-02), the same loop in plain float32 NCHW with the
+   default allocator (the trainer before both), and the paper-style pipeline
+   (:mod:`paper_style`); and the ratios. The allocator setting is process-wide, so it is
+   switched before each pipeline's step;
 3. for reference, seconds per epoch of the real ``train_siamese`` (its per-epoch
    ``history["seconds"]``, which excludes checkpoint writing): it should match item 2.
 
@@ -43,13 +46,16 @@ from oneshot_steel.data.splits import one_shot_split  # noqa: E402
 from oneshot_steel.losses import contrastive_loss, euclidean_distance  # noqa: E402
 from oneshot_steel.models import build_model  # noqa: E402
 from oneshot_steel.precision import AutocastSettings, autocast_settings  # noqa: E402
+from oneshot_steel.runtime import keep_freed_memory  # noqa: E402
 from oneshot_steel.sampling import PairSampler  # noqa: E402
 from oneshot_steel.train import TrainConfig, fused_adam, train_siamese  # noqa: E402
 
 REAL_DATA = Path("/work/shared/data/neu-cls")
 AMP_NOTE = (
     "ours: precision.autocast_settings (bf16/fp16 on CUDA; bf16 + channels_last on a CPU with "
-    "native bf16, fp32 + channels_last on other CPUs); ours_fp32: float32 NCHW; paper-style: fp32"
+    "native bf16, fp32 + channels_last on other CPUs) and, on a CPU, runtime.keep_freed_memory; "
+    "ours_default_malloc: the same with glibc's default allocator; ours_fp32: float32 NCHW, "
+    "default allocator; paper-style: fp32, default allocator"
 )
 FP32_NCHW = AutocastSettings(False, None, False, "float32 NCHW: the trainer before bf16 on CPUs")
 
@@ -73,8 +79,9 @@ class Ours:
         config: TrainConfig,
         device: torch.device,
         amp: AutocastSettings | None = None,
+        keep_memory: bool = True,
     ):
-        self.config, self.device = config, device
+        self.config, self.device, self.keep_memory = config, device, keep_memory
         self.amp = amp or autocast_settings(device, config.amp)
         self.net = build_model(
             "paper", image_size=train_set.image_size, embedding_dim=config.embedding_dim
@@ -93,6 +100,7 @@ class Ours:
         t0 = time.perf_counter()
         i1, i2, same = self.sampler.sample_epoch(epoch)  # counted in the first step
         for s in range(0, len(same), c.batch_size):
+            keep_freed_memory(self.keep_memory and dev.type == "cpu")
             b1, b2 = i1[s : s + c.batch_size], i2[s : s + c.batch_size]
             x = augment_batch(torch.cat([self.images[b1], self.images[b2]]), gen)
             x = x.contiguous(memory_format=amp.memory_format)
@@ -133,6 +141,7 @@ class PaperStyle:
         sync(dev)
         t0 = time.perf_counter()
         for x1, x2, same in loader:  # the loader builds the batch before the loop body runs
+            keep_freed_memory(False)
             x1, x2, same = x1.to(dev), x2.to(dev), same.to(dev)
             sync(dev)
             t1 = time.perf_counter()
@@ -144,7 +153,7 @@ class PaperStyle:
 
 
 def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: int) -> dict:
-    """Alternate single steps of the three pipelines, so load changes hit all alike.
+    """Alternate single steps of the four pipelines, so load changes hit all alike.
 
     Round 0 (one epoch of each) is a warm-up and is not counted. Seconds per epoch are the
     sums of the step times of each counted epoch; each ratio is also given as the median of
@@ -152,12 +161,13 @@ def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: in
     """
     pipes = {
         "ours": Ours(train_set, config, device),
-        "ours_fp32": Ours(train_set, config, device, FP32_NCHW),
+        "ours_default_malloc": Ours(train_set, config, device, keep_memory=False),
+        "ours_fp32": Ours(train_set, config, device, FP32_NCHW, keep_memory=False),
         "paper_style": PaperStyle(train_set, config, device),
     }
     epoch_s = {k: [] for k in pipes}
     data_s = dict.fromkeys(pipes, 0.0)
-    ratios: dict[str, list[float]] = {"ours_fp32": [], "paper_style": []}
+    ratios: dict[str, list[float]] = {k: [] for k in pipes if k != "ours"}
     for epoch in range(epochs + 1):
         steps = {k: [] for k in pipes}
         for row in zip(*(p.steps(epoch) for p in pipes.values()), strict=True):
@@ -188,6 +198,7 @@ def interleaved(train_set, config: TrainConfig, device: torch.device, epochs: in
     out["ours"]["reason"] = pipes["ours"].amp.reason
     out["step_ratio_median"] = statistics.median(ratios["paper_style"])
     out["step_ratio_vs_fp32_median"] = statistics.median(ratios["ours_fp32"])
+    out["step_ratio_vs_default_malloc_median"] = statistics.median(ratios["ours_default_malloc"])
     return out  # fmt: skip
 
 
@@ -221,10 +232,16 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
     )
     pair = interleaved(train_set, config, device, epochs)
     ours, paper, fp32 = pair["ours"], pair["paper_style"], pair["ours_fp32"]
+    freeing = pair["ours_default_malloc"]
     print(f"  ours: data fraction {100 * ours['data_fraction']:.2f} %", file=sys.stderr)
     print(
         f"  ours ({ours['reason']}) vs float32 NCHW: "
         f"{fp32['epoch_s_median'] / ours['epoch_s_median']:.2f}x per epoch",
+        file=sys.stderr,
+    )
+    print(
+        f"  ours vs the same with glibc's default allocator: "
+        f"{freeing['epoch_s_median'] / ours['epoch_s_median']:.2f}x per epoch",
         file=sys.stderr,
     )
     package = package_epochs(train_set, config, device, 1 if quick else 2)
@@ -247,6 +264,7 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
         },
         "precision": AMP_NOTE,
         "ours": ours,
+        "ours_default_malloc": freeing,
         "ours_fp32": fp32,
         "paper_style": paper,
         "ours_train_siamese": package,
@@ -254,13 +272,20 @@ def run(device: torch.device, quick: bool, data: str | None = None) -> dict:
         "step_speedup_median": pair["step_ratio_median"],
         "epoch_speedup_vs_fp32": fp32["epoch_s_median"] / ours["epoch_s_median"],
         "step_speedup_vs_fp32_median": pair["step_ratio_vs_fp32_median"],
+        "epoch_speedup_vs_default_malloc": freeing["epoch_s_median"] / ours["epoch_s_median"],
+        "step_speedup_vs_default_malloc_median": pair["step_ratio_vs_default_malloc_median"],
         "paper_preset_estimate_min": {
             k: v["epoch_s_median"]
             * TrainConfig.preset("paper").epochs
             * TrainConfig.preset("paper").pairs_per_epoch
             / config.pairs_per_epoch
             / 60
-            for k, v in (("ours", ours), ("ours_fp32", fp32), ("paper_style", paper))
+            for k, v in (
+                ("ours", ours),
+                ("ours_default_malloc", freeing),
+                ("ours_fp32", fp32),
+                ("paper_style", paper),
+            )
         },
         "targets": {"data_fraction_lt": 0.05},
     }

@@ -51,7 +51,7 @@ from .config import PRESETS, CNNConfig, TrainConfig
 from .data.imageset import ImageSet
 from .divergence import check_epoch
 from .precision import AutocastSettings, autocast_settings, cpu_bf16_features
-from .runtime import default_device
+from .runtime import default_device, keep_freed_memory
 from .tasks import (
     AUGMENT,
     INIT,
@@ -210,6 +210,8 @@ def _fit(
     warn_truncated(f"{task_cls.kind} training{where}", config.epochs)
     config = cap_epochs(config)  # TEST-ONLY knob (see .truncate); recorded in the checkpoint
     device = torch.device(device) if device is not None else default_device()
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults for fc1's per-step buffers: ~2x faster steps
     files = None
     if out_dir is not None and isinstance(config, TrainConfig):
         files = _RunFiles(out_dir, config, task_cls.kind, train_set, val_set, resume)
