@@ -13,7 +13,10 @@ Measures, for the paper's model (Fig. 1), batch 32 and 900 pairs per epoch:
    allocator (the trainer of 2026-12-02), the same loop in plain float32 NCHW with the
    default allocator (the trainer before both), and the paper-style pipeline
    (:mod:`paper_style`); and the ratios. The allocator setting is process-wide, so it is
-   switched before each pipeline's step;
+   switched before each pipeline's step; in one process the "default" pipelines partly reuse
+   the heap that the package's pipeline grew (and glibc's dynamic mmap threshold is off after
+   any ``mallopt`` call), so their ratio to ours understates the allocator's gain:
+   ``bench_allocator.py`` measures it in separate processes;
 3. for reference, seconds per epoch of the real ``train_siamese`` (its per-epoch
    ``history["seconds"]``, which excludes checkpoint writing): it should match item 2.
 
@@ -79,7 +82,7 @@ class Ours:
         config: TrainConfig,
         device: torch.device,
         amp: AutocastSettings | None = None,
-        keep_memory: bool = True,
+        keep_memory: bool | None = True,
     ):
         self.config, self.device, self.keep_memory = config, device, keep_memory
         self.amp = amp or autocast_settings(device, config.amp)
@@ -100,7 +103,8 @@ class Ours:
         t0 = time.perf_counter()
         i1, i2, same = self.sampler.sample_epoch(epoch)  # counted in the first step
         for s in range(0, len(same), c.batch_size):
-            keep_freed_memory(self.keep_memory and dev.type == "cpu")
+            if self.keep_memory is not None:  # None: leave the process's allocator alone
+                keep_freed_memory(self.keep_memory and dev.type == "cpu")
             b1, b2 = i1[s : s + c.batch_size], i2[s : s + c.batch_size]
             x = augment_batch(torch.cat([self.images[b1], self.images[b2]]), gen)
             x = x.contiguous(memory_format=amp.memory_format)

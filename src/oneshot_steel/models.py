@@ -20,10 +20,13 @@ from .losses import euclidean_distance
 from .sequence_nets import GRUEmbeddingNet, WDCNNEmbeddingNet
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
     "CompactEmbeddingNet",
     "PaperCNNClassifier",
     "PaperEmbeddingNet",
     "PaperNet",
+    "ResNet18Embedding",
     "SiameseNetwork",
     "build_model",
     "check_image_batch",
@@ -267,27 +270,67 @@ class SiameseNetwork(nn.Module):
         return distance
 
 
+#: torchvision's ImageNet normalisation (the pretrained weights expect it).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class ResNet18Embedding(nn.Module):
+    """torchvision's ResNet-18 without its classifier: ``[B, 1, S, S]`` in [-1, 1] -> ``[B, D]``.
+
+    The grey image is repeated over the three colour channels and normalised as ImageNet
+    images were, so pretrained filters see the statistics they were trained on. The 512-d
+    global-average-pooled features are the embedding (``embedding_dim=512``); any other size
+    adds a linear projection. Built untrained: load weights with
+    :func:`~oneshot_steel.transfer.load_imagenet_weights` or from a checkpoint.
+    """
+
+    min_size: int = 32
+    feature_dim: int = 512
+
+    def __init__(self, embedding_dim: int = 512, *, in_channels: int = 1):
+        super().__init__()
+        from torchvision.models import resnet18  # lazy: torchvision is only needed here
+
+        if embedding_dim < 1 or in_channels != 1:
+            raise ValueError(
+                f"ResNet18Embedding needs embedding_dim >= 1 and grey input (in_channels=1); "
+                f"got {embedding_dim}, {in_channels}"
+            )
+        self.embedding_dim = embedding_dim
+        self.in_channels = in_channels
+        self.image_size: int | None = None  # any size >= min_size
+        self.backbone = resnet18(weights=None)
+        self.backbone.fc = nn.Identity()
+        self.head = (
+            nn.Identity()
+            if embedding_dim == self.feature_dim
+            else nn.Linear(self.feature_dim, embedding_dim)
+        )
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_image_batch(x, type(self).__name__, channels=1, min_size=self.min_size)
+        rgb = ((x + 1) / 2).expand(-1, 3, -1, -1)  # [-1, 1] -> [0, 1], grey -> 3 channels
+        return self.head(self.backbone((rgb - self.mean) / self.std))
+
+
 _MODELS: dict[str, type[nn.Module]] = {
     "paper": PaperEmbeddingNet,
     "compact": CompactEmbeddingNet,
     "wdcnn": WDCNNEmbeddingNet,  # signal windows [B, C, L] (chapter 11)
     "gru": GRUEmbeddingNet,
+    "resnet18": ResNet18Embedding,  # torchvision is imported when one is built
 }
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
     """An embedding net by name: ``"paper"`` (Fig. 1), ``"compact"``, ``"resnet18"``
-    (:class:`~oneshot_steel.transfer.ResNet18Embedding`, untrained), or for signal windows
-    ``"wdcnn"`` and ``"gru"`` (:mod:`.sequence_nets`); kwargs go to its class."""
-    if name.lower() == "resnet18":
-        # The package's one lazy import of its own modules: transfer imports this module, so
-        # importing it at the top would close a cycle; and torchvision stays optional.
-        from .transfer import ResNet18Embedding
-
-        return ResNet18Embedding(**kwargs)
+    (:class:`ResNet18Embedding`, untrained), or for signal windows ``"wdcnn"`` and ``"gru"``
+    (:mod:`.sequence_nets`); kwargs go to its class."""
     try:
         cls = _MODELS[name.lower()]
     except KeyError:
-        choices = sorted([*_MODELS, "resnet18"])
-        raise ValueError(f"Unknown model {name!r}; choose one of {choices}") from None
+        raise ValueError(f"Unknown model {name!r}; choose one of {sorted(_MODELS)}") from None
     return cls(**kwargs)

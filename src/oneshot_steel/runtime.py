@@ -39,17 +39,20 @@ KEEP_TRIM_THRESHOLD = 512 * 1024 * 1024
 
 
 def keep_freed_memory(keep: bool = True) -> bool:
-    """Let glibc's ``malloc`` keep large freed blocks for reuse (``keep=False``: its defaults).
+    """Let glibc's ``malloc`` keep large freed blocks for reuse.
 
     Why: by default glibc serves every block over 32 MB with a fresh ``mmap`` and returns it
     to the OS on ``free``. A CPU training step of the paper's net allocates several such
-    blocks (the bf16 copy of ``fc1``'s 40 M weights, its gradient), so every step
-    page-faults about 78,000 new pages in, each zeroed by the kernel: about half of the step on
-    2 cores (``benchmarks/RESULTS.md``). With ``mmap`` off and a 512 MB trim threshold, freed blocks
-    stay in the heap and the next step reuses them. The numbers computed do not change.
+    blocks (the bf16 copy of ``fc1``'s 40 M weights, its gradients), so every step faults
+    78,000-96,000 new pages in, each zeroed by the kernel: about half of the step on 2 cores
+    (``benchmarks/bench_allocator.py``). With ``mmap`` off and a 512 MB trim threshold, freed
+    blocks stay in the heap and the next step reuses them. The numbers computed do not change.
 
-    Process-wide; the trainer turns it on for CPU runs. Returns whether it was applied: only
-    on Linux with glibc (elsewhere, e.g. macOS, it does nothing and returns ``False``).
+    Process-wide; the trainer turns it on for CPU runs. ``keep=False`` puts glibc's documented
+    default limits back (mmap above 128 KB, trimming above 128 KB) but not its dynamic mmap
+    threshold, which any ``mallopt`` call switches off for the rest of the process. Returns
+    whether it was applied: only on Linux with glibc (elsewhere, e.g. macOS, it does nothing
+    and returns ``False``).
     """
     if not sys.platform.startswith("linux"):
         return False

@@ -1,4 +1,4 @@
-"""Transfer learning: an ImageNet ResNet-18 as the embedding net (chapter 8).
+"""Transfer learning: ImageNet weights for the ResNet-18 embedding net (chapter 8).
 
 The paper lists "no transfer from pretrained networks" among its own limits. A ResNet-18
 trained on ImageNet has seen a million natural images; its filters for edges, blobs and
@@ -16,58 +16,12 @@ import re
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from .data.download import Limits, download
 from .files import atomic_write
-from .models import check_image_batch
+from .models import ResNet18Embedding
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ResNet18Embedding", "load_imagenet_weights"]
-
-#: torchvision's ImageNet normalisation (the pretrained weights expect it).
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class ResNet18Embedding(nn.Module):
-    """torchvision's ResNet-18 without its classifier: ``[B, 1, S, S]`` in [-1, 1] -> ``[B, D]``.
-
-    The grey image is repeated over the three colour channels and normalised as ImageNet
-    images were, so pretrained filters see the statistics they were trained on. The 512-d
-    global-average-pooled features are the embedding (``embedding_dim=512``); any other size
-    adds a linear projection. Built untrained: load weights with
-    :func:`load_imagenet_weights` or from a checkpoint.
-    """
-
-    min_size: int = 32
-    feature_dim: int = 512
-
-    def __init__(self, embedding_dim: int = 512, *, in_channels: int = 1):
-        super().__init__()
-        from torchvision.models import resnet18  # lazy: torchvision is only needed here
-
-        if embedding_dim < 1 or in_channels != 1:
-            raise ValueError(
-                f"ResNet18Embedding needs embedding_dim >= 1 and grey input (in_channels=1); "
-                f"got {embedding_dim}, {in_channels}"
-            )
-        self.embedding_dim = embedding_dim
-        self.in_channels = in_channels
-        self.image_size: int | None = None  # any size >= min_size
-        self.backbone = resnet18(weights=None)
-        self.backbone.fc = nn.Identity()
-        self.head = (
-            nn.Identity()
-            if embedding_dim == self.feature_dim
-            else nn.Linear(self.feature_dim, embedding_dim)
-        )
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_image_batch(x, type(self).__name__, channels=1, min_size=self.min_size)
-        rgb = ((x + 1) / 2).expand(-1, 3, -1, -1)  # [-1, 1] -> [0, 1], grey -> 3 channels
-        return self.head(self.backbone((rgb - self.mean) / self.std))
+__all__ = ["fetch_hub_file", "load_imagenet_weights"]
 
 
 def load_imagenet_weights(

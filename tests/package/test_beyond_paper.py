@@ -24,9 +24,9 @@ from oneshot_steel.data.synthetic import synthetic_images
 from oneshot_steel.errors import ModelInputError
 from oneshot_steel.evaluate import episodic_accuracy, simpleshot
 from oneshot_steel.losses import nt_xent_loss
-from oneshot_steel.models import build_model
+from oneshot_steel.models import ResNet18Embedding, build_model
 from oneshot_steel.train import TrainConfig, load_checkpoint, train_episodic, train_self_supervised
-from oneshot_steel.transfer import ResNet18Embedding, fetch_hub_file, load_imagenet_weights
+from oneshot_steel.transfer import fetch_hub_file, load_imagenet_weights
 
 SMALL = TrainConfig.preset("smoke", lr=3e-3, val_episodes=30)
 
