@@ -7,7 +7,8 @@
 The student sees the image at `--size` px (area-shrunk, as deployment would feed it) and learns
 to output the teacher's SimpleShot feature of the same image at 200 px (MSE). Training images:
 the 8 dihedral views of the RS/Pa/In training images of the teacher's own split (no test-class
-image), teacher features computed once; a brightness offset (+-10 grey levels, the paper's
+image), teacher features computed once (with --centred-loss the student's feature is first
+centred by an EMA of its batch means and scaled to unit length, like the teacher's); a brightness offset (+-10 grey levels, the paper's
 augmentation) is drawn per step for the student. After training, the student's SimpleShot mean
 is the mean of its raw features on the training images, as `best` stores its own.
 
@@ -63,6 +64,12 @@ def main():
         help="start from the teacher's weights (needs --width equal to the teacher's)",
     )
     p.add_argument(
+        "--centred-loss",
+        action="store_true",
+        help="loss on the student's own centred, unit-length feature (an EMA of its batch "
+        "means stands in for its SimpleShot mean) instead of its raw feature",
+    )
+    p.add_argument(
         "--targets-cache",
         type=Path,
         default=None,
@@ -102,6 +109,7 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=args.steps)
     gen = torch.Generator().manual_seed(args.seed)
     student.train()
+    ema_mean = None
     t0 = time.perf_counter()
     for step in range(args.steps):
         idx = torch.randint(len(small), (args.batch,), generator=gen)
@@ -111,6 +119,11 @@ def main():
         )
         with torch.autocast("cpu", dtype=amp.dtype, enabled=amp.enabled):
             out = student.raw(x)
+        if args.centred_loss:
+            out = out.float()
+            batch_mean = out.detach().mean(0)
+            ema_mean = batch_mean if ema_mean is None else 0.99 * ema_mean + 0.01 * batch_mean
+            out = F.normalize(out - ema_mean, dim=1)
         loss = (out.float() - targets[idx]).pow(2).sum(1).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -132,7 +145,7 @@ def main():
     ways = {
         "teacher fp32 eager": (teacher, tsize),
         "teacher optimised": (optimise_for_cpu(teacher, tsize), tsize),
-        f"student w{args.width}{' from teacher' if args.init_from_teacher else ''} optimised": (
+        f"student w{args.width}{' from teacher' if args.init_from_teacher else ''}{' centred loss' if args.centred_loss else ''} optimised": (
             optimise_for_cpu(student, args.size),
             args.size,
         ),
