@@ -73,6 +73,10 @@ VARIANTS = {
     "ssl+supcon": (base, 200, Combined),
     "tau0.1": (replace(base, temperature=0.1), 200, SelfSupervisedTask),
     "crop96": (replace(base, crop_size=96), 200, SelfSupervisedTask),
+    # window sizes, 2026-12-03 (run with OUT = "/tmp/exp/issue15"): windows-reverse.jsonl
+    "crop96-seed1": (replace(base, crop_size=96, seed=1), 200, SelfSupervisedTask),
+    "crop48": (replace(base, crop_size=48), 200, SelfSupervisedTask),
+    "crop48-seed1": (replace(base, crop_size=48, seed=1), 200, SelfSupervisedTask),
     "ssl_unlab": (base, 200, SelfSupervisedTask),  # + unlabelled test-class images (semi-sup.)
     "seed1": (replace(base, seed=1), 200, SelfSupervisedTask),
     "seed2": (replace(base, seed=2), 200, SelfSupervisedTask),
