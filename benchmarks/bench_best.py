@@ -7,7 +7,9 @@ for each way of running the same weights:
 - ``fp32 eager``: the model as trained, what chapter 8 measured (today's best model);
 - ``optimised``: :func:`oneshot_steel.deploy.optimise_for_cpu` (BatchNorm folded, frozen
   TorchScript, channels_last), the same arithmetic up to rounding;
-- ``optimised, half size``: the same, on images shrunk to half the side (4x fewer pixels).
+- ``optimised, half size``: the same, on images shrunk to half the side (4x fewer pixels);
+- ``int8 static``: :func:`oneshot_steel.deploy.quantize_static_int8`, weights and
+  activations in 8 bits, calibrated on the run's own training images (never test classes).
 
 Timings are interleaved (one call of each in turn, repeated), so the ratios against ``fp32
 eager`` are measured under the same load. Each way's 3-way 1-shot and 5-shot accuracy on the
@@ -39,7 +41,7 @@ from oneshot_steel.checkpoint import read_checkpoint  # noqa: E402
 from oneshot_steel.data import load_neu  # noqa: E402
 from oneshot_steel.data.imageset import ImageSet  # noqa: E402
 from oneshot_steel.data.splits import one_shot_split  # noqa: E402
-from oneshot_steel.deploy import optimise_for_cpu  # noqa: E402
+from oneshot_steel.deploy import optimise_for_cpu, quantize_static_int8  # noqa: E402
 from oneshot_steel.evaluate import embed, episodic_accuracy  # noqa: E402
 from oneshot_steel.train import load_checkpoint  # noqa: E402
 
@@ -124,11 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     net = load_checkpoint(args.checkpoint, "cpu")[0]
     data = load_neu(args.data, size=size)
     test_classes = [c for c in data.classes if c not in train_classes]
-    test = one_shot_split(data, train_classes, test_classes, seed=seed).test
+    split = one_shot_split(data, train_classes, test_classes, seed=seed)
+    test = split.test
     ways = {
         "fp32 eager": (net, size),
         "optimised": (optimise_for_cpu(net, size), size),
         "optimised, half size": (optimise_for_cpu(net, size // 2), size // 2),
+        "int8 static": (quantize_static_int8(net, split.train.images), size),
     }
     result: dict = {"hardware": hardware(torch.device("cpu")), "checkpoint": str(args.checkpoint)}
     result["protocol"] = (

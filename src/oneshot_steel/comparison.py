@@ -59,10 +59,17 @@ class MethodResult:
     train_seconds: float | None = None
     latency_ms: float | None = None  #: batch-1 embedding on the CPU, median
     note: str = ""
+    training_seed: int | None = None  #: for methods trained more than once
+
+    @property
+    def label(self) -> str:
+        """The method's name with its training seed, e.g. ``"compact (seed 1)"``: one row's name."""
+        seed = self.training_seed
+        return self.method if seed is None else f"{self.method} (seed {seed})"
 
     def row(self) -> dict[str, Any]:
         """A flat dict for a pandas table: accuracies and CIs in percent."""
-        out: dict[str, Any] = {"method": self.method, "trained on": self.trained_on}
+        out: dict[str, Any] = {"method": self.label, "trained on": self.trained_on}
         for k, r in sorted(self.scores.items()):
             out[f"{r.n_way}-way {k}-shot %"] = round(100 * r.mean, 1)
             out[f"{k}-shot CI ±"] = round(100 * r.ci95, 1)
@@ -84,12 +91,15 @@ def method_result(
     train_seconds: float | None = None,
     latency_repeats: int = 20,
     note: str = "",
+    training_seed: int | None = None,
     **score_kwargs: Any,
 ) -> MethodResult:
     """Embed, (optionally) SimpleShot-normalise with the training images, score, time.
 
     Latency is the median of ``latency_repeats`` batch-1 forward passes on the CPU with one
-    thread (the deployment case of chapter 9), at the test images' size.
+    thread (the deployment case of chapter 9), at the test images' size. Rows of one
+    method trained with several seeds share ``method`` and differ by ``training_seed``
+    (the episodes' seed is ``score_kwargs["seed"]``).
     """
     test = embed(model, test_set)
     if normalise:
@@ -105,6 +115,7 @@ def method_result(
         train_seconds=train_seconds,
         latency_ms=timing.ms_per_image,
         note=note,
+        training_seed=training_seed,
     )
 
 

@@ -178,9 +178,11 @@ def test_method_result_and_ablation_rows(split, tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().out.count("Loaded the trained model") == 4
     assert [r["1-shot"] for r in again] == [r["1-shot"] for r in rows]
     net, _, _ = load_checkpoint(tmp_path / "base" / "seed0")
-    row = method_result(
-        "base", "RS/Pa/In", net, train, test, n_episodes=50, latency_repeats=2
-    ).row()
+    result = method_result(
+        "base", "RS/Pa/In", net, train, test, n_episodes=50, latency_repeats=2, training_seed=0
+    )
+    row = result.row()
+    assert (result.method, row["method"]) == ("base", "base (seed 0)")  # grouped by method
     assert row["parameters"] == sum(p.numel() for p in net.parameters())
     assert row["3-way 1-shot %"] == pytest.approx(100 * rows[0]["1-shot"], abs=0.051)
     assert row["CPU ms/query"] > 0

@@ -340,3 +340,36 @@ def test_optimise_for_cpu_keeps_the_embeddings_of_a_centred_compact_net() -> Non
     with torch.no_grad():
         torch.testing.assert_close(fast(x), net.eval()(x), rtol=1e-4, atol=1e-5)
     assert net.features.block1[1].__class__ is nn.BatchNorm2d  # the original is untouched
+
+
+def test_quantize_static_int8_keeps_what_a_compact_net_sees_and_rejects_what_it_cannot() -> None:
+    from oneshot_steel.augment import to_model_input
+    from oneshot_steel.deploy import quantize_static_int8
+    from oneshot_steel.errors import ModelInputError
+
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(embedding_dim=8, width=4, centre=True).eval()
+    coarse = torch.randint(0, 256, (48, 1, 5, 5)).float()  # smooth textures, like images
+    images = nn.functional.interpolate(coarse, size=40, mode="bilinear").round().to(torch.uint8)
+    calibration, queries = images[:32], to_model_input(images[32:])
+    with torch.no_grad():  # SimpleShot's mean, as training stores it: the embeddings then differ
+        net.base_mean.copy_(net.raw(to_model_input(calibration)).mean(0))
+    engine = torch.backends.quantized.engine
+    fast = quantize_static_int8(net, calibration)
+    assert torch.backends.quantized.engine == engine  # the process-wide setting is restored
+    with torch.no_grad():
+        exact, int8 = net(queries), fast(queries)
+    assert int8.shape == exact.shape == (16, 8)
+    torch.testing.assert_close(int8.norm(dim=1), torch.ones(16))  # SimpleShot still applied
+    assert (exact @ exact.T).min() < 0.5  # distinct directions, so the check below means something
+    # 8-bit rounding moves each embedding (here by cosine 0.95-0.99, a tiny random net), but
+    # each stays nearer its own fp32 embedding than any other image's: nearest neighbours hold
+    similarity = int8 @ exact.T
+    assert torch.equal(similarity.argmax(1), torch.arange(16)), similarity
+    assert net.features.block1[1].__class__ is nn.BatchNorm2d  # the original is untouched
+    with pytest.raises(ModelInputError, match="uint8 batch"):
+        quantize_static_int8(net, queries)
+    with pytest.raises(OneShotSteelError, match="compact net.*PaperEmbeddingNet"):
+        quantize_static_int8(PaperEmbeddingNet(image_size=40), calibration)
+    with pytest.raises(OneShotSteelError, match="engine 'tpu'"):
+        quantize_static_int8(net, calibration, engine="tpu")
