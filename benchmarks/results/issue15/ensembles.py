@@ -3,15 +3,20 @@
 # Two scripts run separately; paths of the machine they ran on. Not a maintained benchmark.
 # --- ens.py: feature-level ensemble of three training seeds
 import sys, torch, json
+
 sys.path.insert(0, "/work/main/src")
 from oneshot_steel.data import load_neu
 from oneshot_steel.data.splits import one_shot_split
 from oneshot_steel.train import load_checkpoint
 from oneshot_steel.embedding import embed
 from oneshot_steel.evaluate import simpleshot, episodic_accuracy
+
 torch.set_num_threads(2)
 imgs = load_neu("/work/shared/data/neu-cls", size=200)
-SPLITS = {"main": (["RS","Pa","In"], ["Cr","PS","Sc"]), "reverse": (["Cr","PS","Sc"], ["RS","Pa","In"])}
+SPLITS = {
+    "main": (["RS", "Pa", "In"], ["Cr", "PS", "Sc"]),
+    "reverse": (["Cr", "PS", "Sc"], ["RS", "Pa", "In"]),
+}
 for split in ("reverse", "main"):
     tr, te = SPLITS[split]
     feats = []
@@ -21,11 +26,11 @@ for split in ("reverse", "main"):
         f = simpleshot(embed(net, sp.test), embed(net, sp.train))
         feats.append(f)
         r1 = episodic_accuracy(f, sp.test, 3, 1, 15, 2000, 0)
-        print(split, s, round(100*r1.mean, 2), flush=True)
+        print(split, s, round(100 * r1.mean, 2), flush=True)
     for name, f in (("concat", torch.cat(feats, 1)),):
         for k in (1, 5):
             r = episodic_accuracy(f, sp.test, 3, k, 15, 2000, 0)
-            print(split, name, k, round(100*r.mean, 2), round(100*r.ci95, 2), flush=True)
+            print(split, name, k, round(100 * r.mean, 2), round(100 * r.ci95, 2), flush=True)
 
 # --- win.py (usage: win.py 64 34 reverse,main): SimpleShot features averaged over windows
 if False:  # the second script, kept verbatim below as text

@@ -3,9 +3,11 @@
 # was made; not a maintained benchmark.
 """Issue 15, stop 26: training-side variants of the recipe, quick length, scored like explore.py.
 usage: explore2.py VARIANT:SPLIT:SEED ..."""
+
 import json, sys, time
 from dataclasses import replace
 import torch, torch.nn as nn, torch.nn.functional as F
+
 sys.path.insert(0, "/work/main/src")
 import oneshot_steel.train as T
 from oneshot_steel.data import load_neu
@@ -21,19 +23,34 @@ from oneshot_steel.models import CompactEmbeddingNet
 torch.set_num_threads(2)
 OUT = "/tmp/s26/runs"
 DATA = "/work/shared/data/neu-cls"
-SPLITS = {"main": (["RS", "Pa", "In"], ["Cr", "PS", "Sc"]),
-          "reverse": (["Cr", "PS", "Sc"], ["RS", "Pa", "In"])}
-base = TrainConfig(model="compact", width=32, embedding_dim=64, crop_size=64, lr=1e-3, epochs=4,
-                   episodes_per_epoch=50, val_episodes=100, n_way=3, k_shot=5, n_query=10,
-                   ssl_batch=48, temperature=0.2)
+SPLITS = {
+    "main": (["RS", "Pa", "In"], ["Cr", "PS", "Sc"]),
+    "reverse": (["Cr", "PS", "Sc"], ["RS", "Pa", "In"]),
+}
+base = TrainConfig(
+    model="compact",
+    width=32,
+    embedding_dim=64,
+    crop_size=64,
+    lr=1e-3,
+    epochs=4,
+    episodes_per_epoch=50,
+    val_episodes=100,
+    n_way=3,
+    k_shot=5,
+    n_query=10,
+    ssl_batch=48,
+    temperature=0.2,
+)
 
 
 def mlp_head(net):
     """SimCLR's projector: the loss reads an MLP on top; the representation is the GAP feature."""
     d = net.head.in_features
     net.head = nn.Identity()
-    net.proj = nn.Sequential(nn.Linear(d, 2 * d), nn.BatchNorm1d(2 * d), nn.ReLU(inplace=True),
-                             nn.Linear(2 * d, 64))
+    net.proj = nn.Sequential(
+        nn.Linear(d, 2 * d), nn.BatchNorm1d(2 * d), nn.ReLU(inplace=True), nn.Linear(2 * d, 64)
+    )
     return net
 
 
@@ -49,14 +66,20 @@ class MLPTask(SelfSupervisedTask):
 class MultiCropTask(SelfSupervisedTask):
     """Two 64 px global views and N_LOCAL 32 px local views of each image; every local view must
     find each global view of its image (SwAV's multi-crop, with NT-Xent)."""
+
     kind = "selfsup"
     n_local = 4
     local = 32
 
     def views(self, images, size, gen):
         c = self.cfg
-        x = augment_batch(random_crop(images, size, gen), gen, rotate=c.rotate, flip=c.flip,
-                          brightness=c.brightness)
+        x = augment_batch(
+            random_crop(images, size, gen),
+            gen,
+            rotate=c.rotate,
+            flip=c.flip,
+            brightness=c.brightness,
+        )
         return self.net(x.contiguous(memory_format=self.memory_format)).float()
 
     def loss(self, batch, gen):
@@ -98,7 +121,11 @@ for token in sys.argv[1:]:
     _fit(task, cfg, sp.train, sp.val, run, None, True, False)
     secs = time.perf_counter() - t0
     model = patch(CompactEmbeddingNet(cfg.embedding_dim, cfg.width)) if patch else None
-    net = load_checkpoint(run, weights="best", model=model)[0] if patch else load_checkpoint(run, weights="best")[0]
+    net = (
+        load_checkpoint(run, weights="best", model=model)[0]
+        if patch
+        else load_checkpoint(run, weights="best")[0]
+    )
     f = simpleshot(embed(net, sp.test), embed(net, sp.train))
     row = {"variant": name, "split": split_name, "seed": cfg.seed, "train_s": round(secs, 1)}
     for k in (1, 5):
