@@ -7,7 +7,8 @@
 # `source .venv/bin/activate`). It writes into OUT_DIR (nothing else is touched):
 #   gpu.txt               nvidia-smi and the torch build
 #   benchmark/*.json      bench_training.py and bench_inference.py (ratios vs paper-style)
-#   times.tsv             wall seconds of every step below
+#   times.tsv             wall seconds and exit status of every step below (a failed step
+#                         is recorded and the rest still run; the script then exits 1)
 #   reproduce/            the paper preset over 3 seeds: results.md, results.json, checkpoints;
 #                         oneshot/seed0 is the timed `train --preset paper` run (target < 60 s)
 #   notebooks/            chapters 5-7 executed in full mode from empty checkpoints
@@ -38,14 +39,21 @@ OUT=$(cd "$OUT" && pwd)
 # Where reproduce trains seed 0 (the package's run layout), so that it reuses the timed run.
 SEED0=$("$PY" -c "import sys; from oneshot_steel.runs import oneshot_run_dir; \
 print(oneshot_run_dir(sys.argv[1], 0))" "$OUT/reproduce")
-printf 'step\tseconds\n' >"$OUT/times.tsv"
+printf 'step\tseconds\texit\n' >"$OUT/times.tsv"
 
-timed() {  # timed NAME COMMAND...: run it, append its wall seconds to times.tsv
-  local name=$1 start=$SECONDS
+FAILED=0
+timed() {  # timed NAME COMMAND...: run it, append its wall seconds and exit status to times.tsv
+  # A failed step is recorded and the session goes on: a GPU lease is too short to lose the
+  # steps after one that broke. The script's own exit status says whether any failed.
+  local name=$1 start=$SECONDS status=0
   shift
   echo "== $name: $*"
-  "$@"
-  printf '%s\t%s\n' "$name" $((SECONDS - start)) >>"$OUT/times.tsv"
+  "$@" || status=$?
+  printf '%s\t%s\t%s\n' "$name" $((SECONDS - start)) "$status" >>"$OUT/times.tsv"
+  if ((status != 0)); then
+    echo "== $name FAILED (exit $status); going on with the next step" >&2
+    FAILED=1
+  fi
 }
 
 {
@@ -69,3 +77,4 @@ for chapter in "${CHAPTERS[@]}"; do
 done
 column -t "$OUT/times.tsv"
 echo "Done: $OUT"
+exit "$FAILED"

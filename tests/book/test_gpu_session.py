@@ -38,7 +38,9 @@ def test_check_run_takes_every_step_and_reuses_the_timed_run(tmp_path: Path) -> 
     proc = _run(out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with (out / "times.tsv").open() as f:
-        steps = {row["step"]: int(row["seconds"]) for row in csv.DictReader(f, delimiter="\t")}
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    steps = {row["step"]: int(row["seconds"]) for row in rows}
+    assert [row["exit"] for row in rows] == ["0"] * len(rows)
     assert list(steps) == [
         "benchmark",
         "train_paper_seed0",
