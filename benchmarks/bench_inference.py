@@ -84,7 +84,11 @@ def run(
 ) -> dict:
     if device.type == "cpu":
         torch.set_num_threads(threads)
-    root = data or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
+    root = (
+        data
+        or os.environ.get("ONESHOT_STEEL_DATA")
+        or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
+    )
     split = one_shot_split(load_neu(root, size=100), seed=0)
     test = split.test
     print(
@@ -193,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and episodes")
     parser.add_argument(
-        "--data", default=None, help="data folder (default: real NEU-CLS if present)"
+        "--data",
+        default=None,
+        help="data folder (default: $ONESHOT_STEEL_DATA, else real NEU-CLS if present)",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained model.pt")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")

@@ -65,7 +65,11 @@ FP32_NCHW = AutocastSettings(False, None, False, "float32 NCHW: the trainer befo
 
 def load_data(data: str | None):
     """The training classes of the one-shot split (real NEU-CLS when present)."""
-    root = data or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
+    root = (
+        data
+        or os.environ.get("ONESHOT_STEEL_DATA")
+        or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
+    )
     return one_shot_split(load_neu(root, size=100), seed=0).train
 
 
@@ -300,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if present)")
     parser.add_argument("--quick", action="store_true", help="short epochs, one repeat")
     parser.add_argument(
-        "--data", default=None, help="data folder (default: real NEU-CLS if present)"
+        "--data",
+        default=None,
+        help="data folder (default: $ONESHOT_STEEL_DATA, else real NEU-CLS if present)",
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)

@@ -63,7 +63,7 @@ timed() {  # timed NAME COMMAND...: run it, append its wall seconds and exit sta
 } >"$OUT/gpu.txt" 2>&1
 
 timed benchmark "$PY" -m oneshot_steel benchmark --device "$DEVICE" "${QUICK[@]}" \
-  --out "$OUT/benchmark"
+  --data "$DATA" --out "$OUT/benchmark"
 # The paper run, timed on its own (wall clock, start-up included); reproduce reuses it as seed 0.
 timed train_paper_seed0 "$PY" -m oneshot_steel train --preset "$PRESET" --data "$DATA" \
   --image-size "$SIZE" --device "$DEVICE" --seed 0 --out "$SEED0" --no-progress

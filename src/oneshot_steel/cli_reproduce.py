@@ -126,6 +126,13 @@ def _add_benchmark(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller sets")
     p.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="NEU-CLS folder or 'synthetic' (default: $ONESHOT_STEEL_DATA, else the benchmarks' own "
+        "default folder, else the stand-in)",
+    )
+    p.add_argument(
         "--only", choices=("training", "inference"), default=None, help="run one of the two"
     )
     p.add_argument("--out", type=_out_dir, default=None, metavar="DIR", help="write JSON results")
@@ -144,6 +151,7 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
         )
     names = [n for n in _BENCHMARKS if args.only is None or n.endswith(args.only)]
     argv = (["--device", args.device] if args.device else []) + (["--quick"] if args.quick else [])
+    argv += ["--data", args.data] if args.data else []
     for name in names:
         spec = importlib.util.spec_from_file_location(f"_oneshot_{name}", folder / f"{name}.py")
         if spec is None or spec.loader is None:

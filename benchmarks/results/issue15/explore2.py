@@ -21,7 +21,7 @@ from oneshot_steel.augment import augment_batch, random_crop
 from oneshot_steel.models import CompactEmbeddingNet
 
 torch.set_num_threads(2)
-OUT = "/tmp/s26/runs"
+OUT = "/tmp/s27/runs"  # stop 26 wrote to /tmp/s26/runs
 DATA = "/work/shared/data/neu-cls"
 SPLITS = {
     "main": (["RS", "Pa", "In"], ["Cr", "PS", "Sc"]),
@@ -105,6 +105,8 @@ VARIANTS = {
     "w48": (replace(base, width=48), SelfSupervisedTask, None),
     "w64": (replace(base, width=64), SelfSupervisedTask, None),
     "lr3e-3": (replace(base, lr=3e-3), SelfSupervisedTask, None),
+    "lr3e-4": (replace(base, lr=3e-4), SelfSupervisedTask, None),
+    "tau0.5": (replace(base, temperature=0.5), SelfSupervisedTask, None),
 }
 
 imgs = load_neu(DATA, size=200)
