@@ -96,6 +96,31 @@ class MultiCrop2(MultiCropTask):
     local = 48
 
 
+EMA = {}
+
+
+class EMATask(SelfSupervisedTask):
+    """The recipe, plus an exponential moving average of the weights (decay EMA_DECAY per
+    step; BatchNorm statistics copied), scored at the end instead of the best epoch."""
+
+    kind = "selfsup"
+
+    def loss(self, batch, gen):
+        import copy
+
+        if "net" not in EMA or EMA.get("owner") is not self:
+            EMA.update(net=copy.deepcopy(self.net), owner=self)
+        else:
+            with torch.no_grad():
+                for pe, p in zip(EMA["net"].parameters(), self.net.parameters()):
+                    pe.lerp_(p.detach(), 1 - EMA_DECAY)
+                for be, b in zip(EMA["net"].buffers(), self.net.buffers()):
+                    be.copy_(b)
+        return super().loss(batch, gen)
+
+
+EMA_DECAY = 0.99
+
 VARIANTS = {
     "base": (base, SelfSupervisedTask, None),
     "mlp": (base, MLPTask, mlp_head),
@@ -107,6 +132,7 @@ VARIANTS = {
     "lr3e-3": (replace(base, lr=3e-3), SelfSupervisedTask, None),
     "lr3e-4": (replace(base, lr=3e-4), SelfSupervisedTask, None),
     "tau0.5": (replace(base, temperature=0.5), SelfSupervisedTask, None),
+    "ema0.99": (base, EMATask, None),
 }
 
 imgs = load_neu(DATA, size=200)
@@ -128,11 +154,15 @@ for token in sys.argv[1:]:
         if patch
         else load_checkpoint(run, weights="best")[0]
     )
-    f = simpleshot(embed(net, sp.test), embed(net, sp.train))
     row = {"variant": name, "split": split_name, "seed": cfg.seed, "train_s": round(secs, 1)}
-    for k in (1, 5):
-        r = episodic_accuracy(f, sp.test, 3, k, 15, 2000, 0)
-        row[f"{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
+    nets = {"": net}
+    if task is EMATask:  # the EMA weights, and the last epoch's raw weights beside them
+        nets = {"": EMA["net"].eval(), "_last": load_checkpoint(run, weights="last")[0]}
+    for suffix, n in nets.items():
+        f = simpleshot(embed(n, sp.test), embed(n, sp.train))
+        for k in (1, 5):
+            r = episodic_accuracy(f, sp.test, 3, k, 15, 2000, 0)
+            row[f"{k}shot{suffix}"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
     row["load"] = open("/proc/loadavg").read().split()[0]
     print(json.dumps(row), flush=True)
     with open(f"{OUT}/results.jsonl", "a") as fh:
