@@ -6,8 +6,7 @@
 import json, sys
 import torch, torch.nn.functional as F
 
-sys.path.insert(0, "/work/wt-issue-15/src")
-sys.path.insert(0, "/work/wt-issue-15/_build/exp")
+sys.path.insert(0, "/work/main/src")  # stop 27: was /work/wt-issue-15/src
 from oneshot_steel.data import load_neu
 from oneshot_steel.data.splits import one_shot_split
 from oneshot_steel.train import load_checkpoint
@@ -19,13 +18,14 @@ SPLITS = {
     "main": (["RS", "Pa", "In"], ["Cr", "PS", "Sc"]),
     "reverse": (["Cr", "PS", "Sc"], ["RS", "Pa", "In"]),
 }
-variant, split_name = sys.argv[1], sys.argv[2]
-size = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-data = load_neu("/work/shared/data/neu-cls", size=size)
-sp = one_shot_split(data, *SPLITS[split_name], seed=0)
-net = load_checkpoint(f"/work/wt-issue-15/_build/exp/{variant}/{split_name}", weights="best")[
-    0
-].eval()
+# usage: pooling.py RUN_DIR SPLIT [SEED]   (stop 27; the first row came from the run
+# _build/exp/base/main of an earlier worktree, split seed 0)
+run, split_name = sys.argv[1], sys.argv[2]
+seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+variant = run
+data = load_neu("/work/shared/data/neu-cls", size=200)
+sp = one_shot_split(data, *SPLITS[split_name], seed=seed)
+net = load_checkpoint(run, weights="best")[0].eval()
 f = net.features
 
 
@@ -77,7 +77,7 @@ def ss(name_te, name_tr):
     return simpleshot(name_te, name_tr)
 
 
-row = {"variant": variant, "split": split_name}
+row = {"variant": variant, "split": split_name, "seed": seed}
 for name, (a, b) in feats.items():
     if name == "b3b4_gap":
         x = torch.cat([ss(te["b3"][:, 0], tr["b3"][:, 0]), ss(te["b4"][:, 0], tr["b4"][:, 0])], 1)
@@ -95,4 +95,4 @@ for name, (a, b) in feats.items():
     r5 = episodic_accuracy(x, sp.test, 3, 5, 15, 2000, 0)
     row[name] = [round(100 * r1.mean, 2), round(100 * r5.mean, 2), round(100 * r1.ci95, 2)]
 print(json.dumps(row), flush=True)
-open("/work/wt-issue-15/_build/exp/pooling.jsonl", "a").write(json.dumps(row) + "\n")
+open("/tmp/s27/pooling.jsonl", "a").write(json.dumps(row) + "\n")
