@@ -19,12 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_session.sh"
 
 
-def _run(out: Path) -> subprocess.CompletedProcess[str]:
+def _run(out: Path, python: str = sys.executable) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "CHECK": "1",
         "DEVICE": "cpu",
-        "PYTHON": sys.executable,
+        "PYTHON": python,
         "ONESHOT_STEEL_DATA": os.environ.get("ONESHOT_STEEL_DATA") or "synthetic",
     }
     env.pop("ONESHOT_STEEL_MODE", None)  # the script sets the notebooks' mode itself
@@ -66,3 +66,25 @@ def test_refuses_a_folder_that_holds_a_session(tmp_path: Path) -> None:
     proc = _run(out)
     assert proc.returncode == 2 and "already holds a session" in proc.stderr
     assert (out / "times.tsv").read_text() == "step\tseconds\nbenchmark\t1\n"
+
+
+def test_a_failed_step_is_recorded_and_the_session_goes_on(tmp_path: Path) -> None:
+    # A Python whose every `-m` command (each timed step) fails with status 3, while the
+    # script's own `-c` look-ups work: each step must be tried, recorded and the script fail.
+    python = tmp_path / "python"
+    python.write_text(
+        f'#!/usr/bin/env bash\n[[ $1 == -m ]] && exit 3\nexec {sys.executable} "$@"\n'
+    )
+    python.chmod(0o755)
+    out = tmp_path / "session"
+    proc = _run(out, str(python))
+    assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with (out / "times.tsv").open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    assert [(r["step"], r["exit"]) for r in rows] == [
+        ("benchmark", "3"),
+        ("train_paper_seed0", "3"),
+        ("reproduce", "3"),
+        ("ch05_training", "3"),
+    ]
+    assert proc.stderr.count("FAILED (exit 3); going on with the next step") == 4
