@@ -133,6 +133,8 @@ VARIANTS = {
     "lr3e-4": (replace(base, lr=3e-4), SelfSupervisedTask, None),
     "tau0.5": (replace(base, temperature=0.5), SelfSupervisedTask, None),
     "ema0.99": (base, EMATask, None),
+    # all 900 training-class images (the 180 validation ones too), no validation: last epoch
+    "allimgs": (base, SelfSupervisedTask, None),
 }
 
 imgs = load_neu(DATA, size=200)
@@ -146,11 +148,16 @@ for token in sys.argv[1:]:
     sp = one_shot_split(imgs, tr_c, te_c, seed=cfg.seed)
     run = f"{OUT}/{name}/{split_name}/seed{seed}"
     t0 = time.perf_counter()
-    _fit(task, cfg, sp.train, sp.val, run, None, True, False)
+    if name == "allimgs":
+        _fit(task, cfg, imgs.subset(tr_c), None, run, None, True, False)
+    else:
+        _fit(task, cfg, sp.train, sp.val, run, None, True, False)
     secs = time.perf_counter() - t0
     model = patch(CompactEmbeddingNet(cfg.embedding_dim, cfg.width)) if patch else None
     net = (
-        load_checkpoint(run, weights="best", model=model)[0]
+        load_checkpoint(run, weights="last")[0]
+        if name == "allimgs"
+        else load_checkpoint(run, weights="best", model=model)[0]
         if patch
         else load_checkpoint(run, weights="best")[0]
     )
