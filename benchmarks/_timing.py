@@ -1,4 +1,5 @@
-"""Timing helpers shared by the benchmark scripts: warm-up, repeats, medians, hardware facts.
+"""Helpers shared by the benchmark scripts: warm-up, repeats, medians, hardware facts, and
+which data they time.
 
 Medians, not means: a single hiccup of the OS scheduler on a 2-core machine would otherwise
 move the result. On CUDA every timed call is followed by ``torch.cuda.synchronize()``, since
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from oneshot_steel.data.paths import find_data_root
 
 
 def sync(device: torch.device) -> None:
@@ -88,3 +91,16 @@ def resolve_device(name: str | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda was requested but torch sees no CUDA GPU here")
     return device
+
+
+#: The shared NEU-CLS copy of this project's development machines, tried last.
+SHARED_DATA = Path("/work/shared/data/neu-cls")
+
+
+def benchmark_data_root(data: str | None) -> str:
+    """``data``, else ``$ONESHOT_STEEL_DATA`` or the package's default folder (the package's
+    :func:`~oneshot_steel.data.paths.find_data_root`), else the shared copy, else the stand-in."""
+    found = find_data_root(data)
+    if found is not None:
+        return str(found)
+    return str(SHARED_DATA) if SHARED_DATA.is_dir() else "synthetic"

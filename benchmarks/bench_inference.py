@@ -31,7 +31,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import hardware, resolve_device, time_call  # noqa: E402
+from _timing import benchmark_data_root, hardware, resolve_device, time_call  # noqa: E402
 from paper_style import load_pil, paper_style_compare  # noqa: E402
 
 from oneshot_steel.augment import to_model_input  # noqa: E402
@@ -42,7 +42,6 @@ from oneshot_steel.files import cache_dir  # noqa: E402
 from oneshot_steel.models import build_model  # noqa: E402
 from oneshot_steel.train import TrainConfig, load_checkpoint, train_or_load  # noqa: E402
 
-REAL_DATA = Path("/work/shared/data/neu-cls")
 N_WAY = 3
 
 
@@ -84,11 +83,7 @@ def run(
 ) -> dict:
     if device.type == "cpu":
         torch.set_num_threads(threads)
-    root = (
-        data
-        or os.environ.get("ONESHOT_STEEL_DATA")
-        or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
-    )
+    root = benchmark_data_root(data)
     split = one_shot_split(load_neu(root, size=100), seed=0)
     test = split.test
     print(
@@ -199,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         default=None,
-        help="data folder (default: $ONESHOT_STEEL_DATA, else real NEU-CLS if present)",
+        help="data folder (default: $ONESHOT_STEEL_DATA, else the default or shared NEU-CLS folder)",
     )
     parser.add_argument("--checkpoint", type=Path, default=None, help="a trained model.pt")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")

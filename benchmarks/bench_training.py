@@ -40,7 +40,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _timing import hardware, resolve_device, sync  # noqa: E402
+from _timing import benchmark_data_root, hardware, resolve_device, sync  # noqa: E402
 from paper_style import PaperStylePairs, paper_style_loader, paper_style_step  # noqa: E402
 
 from oneshot_steel.augment import augment_batch  # noqa: E402
@@ -53,7 +53,6 @@ from oneshot_steel.runtime import keep_freed_memory  # noqa: E402
 from oneshot_steel.sampling import PairSampler  # noqa: E402
 from oneshot_steel.train import TrainConfig, fused_adam, train_siamese  # noqa: E402
 
-REAL_DATA = Path("/work/shared/data/neu-cls")
 AMP_NOTE = (
     "ours: precision.autocast_settings (bf16/fp16 on CUDA; bf16 + channels_last on a CPU with "
     "native bf16, fp32 + channels_last on other CPUs) and, on a CPU, runtime.keep_freed_memory; "
@@ -65,11 +64,7 @@ FP32_NCHW = AutocastSettings(False, None, False, "float32 NCHW: the trainer befo
 
 def load_data(data: str | None):
     """The training classes of the one-shot split (real NEU-CLS when present)."""
-    root = (
-        data
-        or os.environ.get("ONESHOT_STEEL_DATA")
-        or (str(REAL_DATA) if REAL_DATA.is_dir() else "synthetic")
-    )
+    root = benchmark_data_root(data)
     return one_shot_split(load_neu(root, size=100), seed=0).train
 
 
@@ -306,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         default=None,
-        help="data folder (default: $ONESHOT_STEEL_DATA, else real NEU-CLS if present)",
+        help="data folder (default: $ONESHOT_STEEL_DATA, else the default or shared NEU-CLS folder)",
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
