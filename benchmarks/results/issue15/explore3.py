@@ -1,0 +1,120 @@
+# ruff: noqa
+# Exploration script of issue 15 (stop 28), kept as the record of how
+# training-variants-3-reverse.jsonl was made; not a maintained benchmark.
+"""Issue 15, stop 28: fewer invariances and other self-supervised losses, quick length.
+
+usage: explore3.py VARIANT:SPLIT:SEED ...
+"""
+
+import sys, time
+from dataclasses import replace
+
+import torch
+import torch.nn.functional as F
+
+from common import DATA, RECIPE_QUICK, SPLITS, append, score
+from oneshot_steel.data import load_neu
+from oneshot_steel.data.splits import one_shot_split
+from oneshot_steel.tasks import SelfSupervisedTask
+import oneshot_steel.train as T
+from oneshot_steel.train import _fit, load_checkpoint
+
+OUT = "/tmp/s28/runs"
+
+
+def debiased_nt_xent(v1, v2, temperature, tau_plus):
+    """Chuang et al. (2020): NT-Xent whose negatives are corrected for the expected share
+    tau_plus of same-class images among them (1/3 with three equally common classes)."""
+    b = v1.shape[0]
+    z = F.normalize(torch.cat([v1, v2]).float(), dim=1)
+    sim = torch.exp(z @ z.T / temperature)
+    idx = torch.arange(2 * b, device=z.device)
+    partner = torch.cat([idx[b:], idx[:b]])
+    pos = sim[idx, partner]
+    mask = torch.ones_like(sim, dtype=torch.bool)
+    mask[idx, idx] = False
+    mask[idx, partner] = False
+    neg = (sim * mask).sum(1)
+    n = 2 * b - 2
+    ng = (neg - n * tau_plus * pos) / (1 - tau_plus)
+    ng = torch.clamp(ng, min=n * torch.exp(torch.tensor(-1 / temperature)).item())
+    return -torch.log(pos / (pos + ng)).mean()
+
+
+def vicreg(v1, v2, lam=25.0, mu=25.0, nu=1.0):
+    """Bardes et al. (2022): invariance + variance hinge + covariance decorrelation."""
+    v1, v2 = v1.float(), v2.float()
+    inv = F.mse_loss(v1, v2)
+    std = lambda v: torch.sqrt(v.var(0) + 1e-4)
+    var = F.relu(1 - std(v1)).mean() + F.relu(1 - std(v2)).mean()
+
+    def cov(v):
+        v = v - v.mean(0)
+        c = (v.T @ v) / (len(v) - 1)
+        return (c.pow(2).sum() - c.diagonal().pow(2).sum()) / v.shape[1]
+
+    return lam * inv + mu * var + nu * (cov(v1) + cov(v2))
+
+
+class DebiasedTask(SelfSupervisedTask):
+    kind = "selfsup"
+
+    def loss(self, batch, gen):
+        images = self.images[batch]
+        views = self.net(self.inputs(torch.cat([images, images]), gen)).float()
+        return debiased_nt_xent(*views.chunk(2), self.cfg.temperature, 1 / 3)
+
+
+class VICRegTask(SelfSupervisedTask):
+    kind = "selfsup"
+
+    def loss(self, batch, gen):
+        images = self.images[batch]
+        views = self.net(self.inputs(torch.cat([images, images]), gen)).float()
+        return vicreg(*views.chunk(2))
+
+
+def with_instance_norm(net):
+    """Standardise every input window on its own (mean 0, s.d. 1) before block 1, at training
+    and at test time: texture, not grey level. No parameters, so the state_dict is unchanged."""
+    from collections import OrderedDict
+
+    net.features = torch.nn.Sequential(
+        OrderedDict([("inorm", torch.nn.InstanceNorm2d(1)), *net.features.named_children()])
+    )
+    return net
+
+
+base = RECIPE_QUICK
+VARIANTS = {
+    "base": (base, SelfSupervisedTask),
+    "instnorm": (base, SelfSupervisedTask),
+    # NEU's images share one camera orientation: quarter turns may throw away a cue
+    "norot": (replace(base, rotate=False), SelfSupervisedTask),
+    "noturnflip": (replace(base, rotate=False, flip=False), SelfSupervisedTask),
+    # photometric invariance hurt (stop 26: contrast + blur; instnorm above): is +-10 too?
+    "nobright": (replace(base, brightness=0.0), SelfSupervisedTask),
+    "emb128": (replace(base, embedding_dim=128), SelfSupervisedTask),
+    "debiased": (base, DebiasedTask),
+    "vicreg": (base, VICRegTask),
+}
+
+PATCHES = {"instnorm": with_instance_norm}
+imgs = load_neu(DATA, size=200)
+orig_build = T.build_from_spec
+for token in sys.argv[1:]:
+    name, split_name, seed = token.split(":")
+    cfg, task = VARIANTS[name]
+    patch = PATCHES.get(name, lambda net: net)
+    T.build_from_spec = lambda spec, p=patch: p(orig_build(spec))
+    cfg = replace(cfg, seed=int(seed))
+    sp = one_shot_split(imgs, *SPLITS[split_name], seed=cfg.seed)
+    run = f"{OUT}/{name}/{split_name}/seed{seed}"
+    t0 = time.perf_counter()
+    _fit(task, cfg, sp.train, sp.val, run, None, True, False)
+    row = {"variant": name, "split": split_name, "seed": cfg.seed}
+    row["train_s"] = round(time.perf_counter() - t0, 1)
+    row |= score(patch(load_checkpoint(run, weights="best")[0]), sp)
+    row |= score(patch(load_checkpoint(run, weights="last")[0]), sp, "_last")
+    row["load"] = open("/proc/loadavg").read().split()[0]
+    append(f"{OUT}/results.jsonl", row)
