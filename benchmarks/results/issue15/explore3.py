@@ -117,10 +117,25 @@ def with_instance_norm(net):
     return net
 
 
+def with_block5(net):
+    """A fifth conv block (4w -> 4w, no pooling) after block 4: receptive field 31 -> 47 px."""
+    from collections import OrderedDict
+
+    from oneshot_steel.models import _conv_bn_relu
+
+    w = net.width
+    kids = list(net.features.named_children())
+    at = [n for n, _ in kids].index("gap")
+    kids.insert(at, ("block5", _conv_bn_relu(4 * w, 4 * w)))
+    net.features = torch.nn.Sequential(OrderedDict(kids))
+    return net
+
+
 base = RECIPE_QUICK
 VARIANTS = {
     "base": (base, SelfSupervisedTask),
     "instnorm": (base, SelfSupervisedTask),
+    "block5": (base, SelfSupervisedTask),
     # NEU's images share one camera orientation: quarter turns may throw away a cue
     "norot": (replace(base, rotate=False), SelfSupervisedTask),
     "noturnflip": (replace(base, rotate=False, flip=False), SelfSupervisedTask),
@@ -134,7 +149,8 @@ VARIANTS = {
     "decor0.5": (base, Decorrelated5),
 }
 
-PATCHES = {"instnorm": with_instance_norm}
+PATCHES = {"instnorm": with_instance_norm, "block5": with_block5}
+PARAMETRIC = {"block5"}  # patches that add weights: load into a patched net
 imgs = load_neu(DATA, size=200)
 orig_build = T.build_from_spec
 for token in sys.argv[1:]:
@@ -149,7 +165,14 @@ for token in sys.argv[1:]:
     _fit(task, cfg, sp.train, sp.val, run, None, True, False)
     row = {"variant": name, "split": split_name, "seed": cfg.seed}
     row["train_s"] = round(time.perf_counter() - t0, 1)
-    row |= score(patch(load_checkpoint(run, weights="best")[0]), sp)
-    row |= score(patch(load_checkpoint(run, weights="last")[0]), sp, "_last")
+    for weights, suffix in (("best", ""), ("last", "_last")):
+        if name in PARAMETRIC:
+            from oneshot_steel.models import CompactEmbeddingNet
+
+            model = patch(CompactEmbeddingNet(cfg.embedding_dim, cfg.width))
+            net = load_checkpoint(run, weights=weights, model=model)[0]
+        else:
+            net = patch(load_checkpoint(run, weights=weights)[0])
+        row |= score(net, sp, suffix)
     row["load"] = open("/proc/loadavg").read().split()[0]
     append(f"{OUT}/results.jsonl", row)
