@@ -27,8 +27,22 @@ for seed in sys.argv[1:]:
     run = f"{OUT}/seed{seed}"
     t0 = time.perf_counter()
     subprocess.run(
-        [PY, "-m", "oneshot_steel", "train", "--recipe", "best", "--preset", "paper",
-         "--data", DATA, "--out", run, "--seed", seed],
+        [
+            PY,
+            "-m",
+            "oneshot_steel",
+            "train",
+            "--recipe",
+            "best",
+            "--preset",
+            "paper",
+            "--data",
+            DATA,
+            "--out",
+            run,
+            "--seed",
+            seed,
+        ],
         check=True,
     )
     row = {"recipe": "best", "preset": "paper", "seed": int(seed)}
