@@ -1,6 +1,6 @@
 # ruff: noqa
 # Exploration script of issue 15 (stop 28), kept as the record of how semi-supervised.jsonl
-# was made; not a maintained benchmark. Same training as explore.py's `ssl_unlab` (stop 24),
+# was made; not a maintained benchmark. Same training as explore.py's `ssl_unlab` (2026-12-02),
 # now for three seeds.
 """Issue 15, stop 28: the semi-supervised protocol over three training seeds.
 
