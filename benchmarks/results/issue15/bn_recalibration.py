@@ -18,11 +18,8 @@ import copy, sys, time
 
 import torch
 
-from common import DATA, SPLITS, append, score
+from common import append, score, trained_runs
 from oneshot_steel.augment import to_model_input
-from oneshot_steel.data import load_neu
-from oneshot_steel.data.splits import one_shot_split
-from oneshot_steel.train import load_checkpoint
 
 OUT = "/tmp/s28/bn-recalibration.jsonl"
 
@@ -40,15 +37,12 @@ def recalibrated(net, images, batch=60):
     return net.eval()
 
 
-imgs = load_neu(DATA, size=200)
-for token in sys.argv[1:]:
-    run, split_name, seed = token.split(":")
-    sp = one_shot_split(imgs, *SPLITS[split_name], seed=int(seed))
-    t0 = time.perf_counter()
-    net = load_checkpoint(run, weights="best")[0].eval()
-    row = {"run": run, "split": split_name, "seed": int(seed)}
+t0 = time.perf_counter()
+for (run, split_name, seed), sp, net in trained_runs(sys.argv[1:]):
+    row = {"run": run, "split": split_name, "seed": seed}
     row |= score(net, sp)
     row |= score(recalibrated(net, sp.train.images), sp, "_bn_train")
     row |= score(recalibrated(net, sp.test.images), sp, "_bn_test_unlabelled")
     row["seconds"] = round(time.perf_counter() - t0, 1)
     append(OUT, row)
+    t0 = time.perf_counter()

@@ -10,11 +10,8 @@ import sys
 
 import torch
 
-from common import DATA, SPLITS, append
-from oneshot_steel.data import load_neu
-from oneshot_steel.data.splits import one_shot_split
+from common import append, trained_runs
 from oneshot_steel.embedding import embed
-from oneshot_steel.train import load_checkpoint
 
 OUT = "/tmp/s28/effective-rank.jsonl"
 
@@ -27,11 +24,7 @@ def spectrum(f):
     return {"effective_rank": round(rank, 2), **share}
 
 
-imgs = load_neu(DATA, size=200)
-for token in sys.argv[1:]:
-    run, split_name, seed, *label = token.split(":")
-    sp = one_shot_split(imgs, *SPLITS[split_name], seed=int(seed))
-    net = load_checkpoint(run, weights="best")[0].eval()
-    row = {"run": label[0] if label else run, "split": split_name, "seed": int(seed)}
+for (run, split_name, seed, *label), sp, net in trained_runs(sys.argv[1:]):
+    row = {"run": label[0] if label else run, "split": split_name, "seed": seed}
     row["head_test"] = spectrum(embed(net, sp.test))
     append(OUT, row)

@@ -15,12 +15,9 @@ import sys, time
 import torch
 import torch.nn.functional as F
 
-from common import DATA, SPLITS, append
-from oneshot_steel.data import load_neu
-from oneshot_steel.data.splits import one_shot_split
+from common import append, trained_runs
 from oneshot_steel.embedding import embed
 from oneshot_steel.evaluate import episodic_accuracy, simpleshot
-from oneshot_steel.train import load_checkpoint
 
 OUT = "/tmp/s28/whitening.jsonl"
 LAMS = (0.01, 0.1, 0.3, 1.0, 3.0)
@@ -54,21 +51,18 @@ def drop_top(test, train, r):
     return F.normalize(y - (y @ p) @ p.T, dim=1)
 
 
-imgs = load_neu(DATA, size=200)
-for token in sys.argv[1:]:
-    run, split_name, seed = token.split(":")
-    sp = one_shot_split(imgs, *SPLITS[split_name], seed=int(seed))
-    t0 = time.perf_counter()
-    net = load_checkpoint(run, weights="best")[0].eval()
+t0 = time.perf_counter()
+for (run, split_name, seed), sp, net in trained_runs(sys.argv[1:]):
     te, tr = embed(net, sp.test).double(), embed(net, sp.train).double()
     feats = {"simpleshot": simpleshot(te.float(), tr.float())}
     feats |= {f"white{lam}": whiten(te, tr, lam).float() for lam in LAMS}
     feats |= {f"drop{r}": drop_top(te, tr, r).float() for r in DROPS}
     feats |= {f"keep{k}": keep_top(te, tr, k).float() for k in KEEPS}
-    row = {"run": run, "split": split_name, "seed": int(seed)}
+    row = {"run": run, "split": split_name, "seed": seed}
     for name, f in feats.items():
         for k in (1, 5):
             r = episodic_accuracy(f, sp.test, 3, k, 15, 2000, 0)
             row[f"{name}_{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
     row["seconds"] = round(time.perf_counter() - t0, 1)
     append(OUT, row)
+    t0 = time.perf_counter()
