@@ -34,6 +34,7 @@ __all__ = [
     "PairVerificationResult",
     "best_threshold",
     "embed",
+    "episode_confusion",
     "episodic_accuracy",
     "mean_ci95",
     "paired_difference",
@@ -119,6 +120,9 @@ class EpisodicResult:
     classes: list[str]
     seed: int
     per_episode: torch.Tensor = field(repr=False)
+    #: query decisions summed over all episodes, rows: true class, columns: predicted class,
+    #: both in the order of ``classes`` (None where a scorer does not record them)
+    confusion: list[list[int]] | None = field(default=None, repr=False)
 
     @classmethod
     def of(
@@ -129,6 +133,7 @@ class EpisodicResult:
         k_shot: int,
         n_query: int,
         seed: int,
+        confusion: torch.Tensor | None = None,
     ) -> EpisodicResult:
         """The result of episodes scored ``per_episode`` (drawn from ``imageset``'s classes)."""
         mean, ci = mean_ci95(per_episode)
@@ -143,6 +148,7 @@ class EpisodicResult:
             classes=list(imageset.classes),
             seed=seed,
             per_episode=per_episode,
+            confusion=None if confusion is None else confusion.tolist(),
         )
 
     def __str__(self) -> str:
@@ -156,7 +162,31 @@ class EpisodicResult:
 def _episode_accuracies(
     emb: torch.Tensor, support: torch.Tensor, query: torch.Tensor, use_gram: bool = True
 ) -> torch.Tensor:
-    """Accuracy of each episode (``support [E, N, K]``, ``query [E, N, Q]`` image indices).
+    """Accuracy of each episode (``support [E, N, K]``, ``query [E, N, Q]`` image indices)."""
+    target = torch.arange(support.shape[1], device=emb.device).repeat_interleave(query.shape[2])
+    return (_episode_predictions(emb, support, query, use_gram) == target).float().mean(dim=1)
+
+
+def episode_confusion(
+    episode_classes: torch.Tensor, predicted: torch.Tensor, n_classes: int
+) -> torch.Tensor:
+    """Confusion matrix ``[C, C]`` (rows: true class, columns: predicted class) of every query
+    decision of a batch of episodes: ``episode_classes [E, N]`` the class labels of each
+    episode's positions, ``predicted [E, N*Q]`` the predicted position of each query (query
+    ``i`` is of position ``i // Q``)."""
+    n_query = predicted.shape[1] // episode_classes.shape[1]
+    true = episode_classes.repeat_interleave(n_query, dim=1)
+    pred = episode_classes.gather(1, predicted.to(episode_classes.device))
+    flat = (true * n_classes + pred).flatten().cpu()
+    return torch.bincount(flat, minlength=n_classes * n_classes).view(n_classes, n_classes)
+
+
+def _episode_predictions(
+    emb: torch.Tensor, support: torch.Tensor, query: torch.Tensor, use_gram: bool = True
+) -> torch.Tensor:
+    """Predicted class position ``[E, N*Q]`` of every query of every episode
+    (``support [E, N, K]``, ``query [E, N, Q]`` image indices; query ``i`` is of position
+    ``i // Q``).
 
     A query goes to the class whose prototype p (mean of the K support embeddings) minimises
     ``||x - p||^2 = ||x||^2 - 2 x.p + ||p||^2``. The first term is the same for every class,
@@ -164,8 +194,7 @@ def _episode_accuracies(
     (float64), computed once for all images: scoring an episode is then a few look-ups,
     whatever the embedding size (raw pixels have 10,000 dimensions).
     """
-    e, n, k = support.shape
-    target = torch.arange(n, device=emb.device).repeat_interleave(query.shape[2])
+    e = support.shape[0]
     if not use_gram:  # for more images than fit a Gram matrix: gather embeddings instead
         per_episode = 4 * emb.shape[1] * support.shape[1] * (support.shape[2] + query.shape[2])
         chunk = max(1, (256 << 20) // per_episode)
@@ -174,7 +203,7 @@ def _episode_accuracies(
             protos = emb[support[s : s + chunk]].mean(dim=2)  # [e, N, D]
             queries = emb[query[s : s + chunk]].flatten(1, 2)  # [e, N*Q, D]
             dist = torch.cdist(queries, protos, compute_mode="donot_use_mm_for_euclid_dist")
-            out.append((dist.argmin(dim=2) == target).float().mean(dim=1))
+            out.append(dist.argmin(dim=2))
         return torch.cat(out)
     x = emb.double()
     gram = x @ x.T
@@ -185,7 +214,7 @@ def _episode_accuracies(
         xp = gram[qry[:, :, None, None], sup[:, None, :, :]].mean(dim=-1)  # [e, N*Q, N]
         pp = gram[sup[..., :, None], sup[..., None, :]].mean(dim=(-2, -1))  # [e, N]
         score = pp[:, None, :] - 2 * xp  # ||x - p||^2 - ||x||^2
-        out.append((score.argmin(dim=2) == target).float().mean(dim=1))
+        out.append(score.argmin(dim=2))
     return torch.cat(out)
 
 
@@ -246,8 +275,11 @@ def episodic_accuracy(
     eps = sampler.sample(n_episodes)
     query = eps.query if query_set is None else eps.query + len(imageset)
     use_gram = emb.shape[0] <= _GRAM_MAX_IMAGES
-    acc = _episode_accuracies(emb, eps.support, query, use_gram).cpu()
-    return EpisodicResult.of(acc, imageset, n_way, k_shot, n_query, seed)
+    pred = _episode_predictions(emb, eps.support, query, use_gram)
+    target = torch.arange(n_way, device=pred.device).repeat_interleave(n_query)
+    acc = (pred == target).float().mean(dim=1).cpu()
+    confusion = episode_confusion(eps.classes, pred, len(imageset.classes))
+    return EpisodicResult.of(acc, imageset, n_way, k_shot, n_query, seed, confusion)
 
 
 # ----------------------------------------------------------------------------- pairs

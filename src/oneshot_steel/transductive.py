@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from .data.imageset import ImageSet
-from .evaluate import EpisodicResult
+from .evaluate import EpisodicResult, episode_confusion
 from .sampling import EpisodeSampler
 
 __all__ = ["refine_prototypes", "transductive_accuracy"]
@@ -74,9 +74,12 @@ def transductive_accuracy(
     )
     eps = sampler.sample(n_episodes)
     target = torch.arange(n_way).repeat_interleave(n_query)
-    acc = []
+    pred = []
     for s in range(0, len(eps.support), 1000):
         queries = emb[eps.query[s : s + 1000]].flatten(1, 2)
         protos = refine_prototypes(emb[eps.support[s : s + 1000]], queries, beta, steps)
-        acc.append((torch.cdist(queries, protos).argmin(dim=2) == target).float().mean(dim=1))
-    return EpisodicResult.of(torch.cat(acc), imageset, n_way, k_shot, n_query, seed)
+        pred.append(torch.cdist(queries, protos).argmin(dim=2))
+    pred = torch.cat(pred)
+    acc = (pred == target).float().mean(dim=1)
+    confusion = episode_confusion(eps.classes, pred, len(imageset.classes))
+    return EpisodicResult.of(acc, imageset, n_way, k_shot, n_query, seed, confusion)

@@ -16,6 +16,7 @@ from oneshot_steel.evaluate import (
     _episode_accuracies,
     best_threshold,
     embed,
+    episode_confusion,
     episodic_accuracy,
     mean_ci95,
     pair_verification,
@@ -78,6 +79,28 @@ def test_episodes_at_chance_on_random_embeddings() -> None:
     )
     assert (result.n_way, result.k_shot, result.n_query, result.seed) == (3, 1, 5, 3)
     assert result.classes == [f"c{i}" for i in range(6)]
+
+
+def test_confusion_counts_every_query_decision_and_names_the_mixed_classes() -> None:
+    # classes 1 and 2 share one point: the rule can only guess between them; 0 and 3 are apart
+    labels = torch.arange(4).repeat_interleave(12)
+    centre = torch.tensor([[0.0, 0.0], [5.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
+    emb = centre[labels] + 0.01 * torch.randn(48, 2, generator=torch.Generator().manual_seed(0))
+    result = episodic_accuracy(emb, _imageset(labels), 3, 1, 4, 500, seed=2)
+    cm = torch.tensor(result.confusion)
+    assert cm.shape == (4, 4) and cm.sum() == 500 * 3 * 4
+    assert cm.trace() / cm.sum() == pytest.approx(result.mean)  # equal queries per episode
+    off = cm - torch.diag(cm.diagonal())
+    assert off[0].sum() == off[3].sum() == off[:, 0].sum() == off[:, 3].sum() == 0
+    assert off[1, 2] > 0.2 * cm[1].sum() and off[2, 1] > 0.2 * cm[2].sum()
+
+
+def test_episode_confusion_maps_positions_to_labels() -> None:
+    classes = torch.tensor([[2, 0], [1, 2]])  # two 2-way episodes, 2 queries per class
+    predicted = torch.tensor([[0, 1, 1, 1], [0, 0, 1, 0]])
+    cm = episode_confusion(classes, predicted, 3)
+    # episode 1: true 2,2,0,0 -> 2,0,0,0; episode 2: true 1,1,2,2 -> 1,1,2,1
+    assert cm.tolist() == [[2, 0, 0], [0, 2, 0], [1, 1, 2]]
 
 
 def test_each_image_is_embedded_once() -> None:

@@ -30,6 +30,8 @@ def test_queries_pull_a_noisy_one_shot_prototype_towards_its_class() -> None:
     refined = transductive_accuracy(feats, data, 3, 1, 15, 300, seed=1, beta=1.0)
     assert refined.mean > inductive.mean + 0.03  # same episodes, a better rule
     assert refined.n_episodes == 300 and refined.chance == pytest.approx(1 / 3)
+    cm = torch.tensor(refined.confusion)
+    assert cm.sum() == 300 * 3 * 15 and cm.trace() / cm.sum() == pytest.approx(refined.mean)
 
 
 def test_bad_shapes_and_settings_are_refused() -> None:

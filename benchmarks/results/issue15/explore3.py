@@ -6,7 +6,7 @@
 usage: explore3.py VARIANT:SPLIT:SEED ...
 """
 
-import sys, time
+import os, sys, time
 from dataclasses import replace
 
 import torch
@@ -20,7 +20,7 @@ from oneshot_steel.tasks import SelfSupervisedTask
 import oneshot_steel.train as T
 from oneshot_steel.train import _fit, load_checkpoint
 
-OUT = "/tmp/s28/runs"
+OUT = os.environ.get("EXPLORE3_OUT", "/tmp/s28/runs")  # stop 29: /tmp/s29/runs
 
 
 def debiased_nt_xent(v1, v2, temperature, tau_plus):
