@@ -106,6 +106,25 @@ class VICRegTask(SelfSupervisedTask):
         return vicreg(*views.chunk(2))
 
 
+class ContrastTask(SelfSupervisedTask):
+    """Stop 29: each view's contrast scaled by U(1 - c, 1 + c) around its own mean, alone
+    (stop 26's "photo" variant mixed a wider contrast range with blur, and lost badly)."""
+
+    kind = "selfsup"
+    contrast = 0.2
+
+    def inputs(self, images, gen):
+        x = super().inputs(images, gen)
+        gain = (
+            1
+            - self.contrast
+            + 2 * self.contrast * torch.rand(len(x), generator=gen, device=x.device)
+        )
+        m = x.mean((1, 2, 3), keepdim=True)
+        x = (m + (x - m) * gain[:, None, None, None]).clamp(-1, 1)
+        return x.contiguous(memory_format=self.memory_format)
+
+
 def with_instance_norm(net):
     """Standardise every input window on its own (mean 0, s.d. 1) before block 1, at training
     and at test time: texture, not grey level. No parameters, so the state_dict is unchanged."""
@@ -141,6 +160,10 @@ VARIANTS = {
     "noturnflip": (replace(base, rotate=False, flip=False), SelfSupervisedTask),
     # photometric invariance hurt (stop 26: contrast + blur; instnorm above): is +-10 too?
     "nobright": (replace(base, brightness=0.0), SelfSupervisedTask),
+    # stop 29: PS's brightness varies most of all classes: is a wider jitter than +-10 better?
+    "bright20": (replace(base, brightness=20.0), SelfSupervisedTask),
+    "bright40": (replace(base, brightness=40.0), SelfSupervisedTask),
+    "contrast0.2": (base, ContrastTask),
     "emb128": (replace(base, embedding_dim=128), SelfSupervisedTask),
     "debiased": (base, DebiasedTask),
     "vicreg": (base, VICRegTask),
