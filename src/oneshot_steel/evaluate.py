@@ -159,14 +159,6 @@ class EpisodicResult:
         )
 
 
-def _episode_accuracies(
-    emb: torch.Tensor, support: torch.Tensor, query: torch.Tensor, use_gram: bool = True
-) -> torch.Tensor:
-    """Accuracy of each episode (``support [E, N, K]``, ``query [E, N, Q]`` image indices)."""
-    target = torch.arange(support.shape[1], device=emb.device).repeat_interleave(query.shape[2])
-    return (_episode_predictions(emb, support, query, use_gram) == target).float().mean(dim=1)
-
-
 def episode_confusion(
     episode_classes: torch.Tensor, predicted: torch.Tensor, n_classes: int
 ) -> torch.Tensor:

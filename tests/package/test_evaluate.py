@@ -13,7 +13,7 @@ from toys import MeanPixel
 from oneshot_steel.augment import to_model_input
 from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.evaluate import (
-    _episode_accuracies,
+    _episode_predictions,
     best_threshold,
     embed,
     episode_confusion,
@@ -145,9 +145,9 @@ def test_gram_and_direct_scoring_agree() -> None:
     labels = torch.arange(5).repeat_interleave(12)
     eps = EpisodeSampler(labels, 4, 3, 4, seed=2).sample(300)
     for emb in (torch.randn(60, 7), torch.randint(0, 256, (60, 300)).float()):
-        gram = _episode_accuracies(emb, eps.support, eps.query, use_gram=True)
-        direct = _episode_accuracies(emb, eps.support, eps.query, use_gram=False)
-        assert torch.equal(gram, direct)
+        gram = _episode_predictions(emb, eps.support, eps.query, use_gram=True)
+        direct = _episode_predictions(emb, eps.support, eps.query, use_gram=False)
+        assert gram.shape == (300, 4 * 4) and torch.equal(gram, direct)
 
 
 def test_raw_pixels_baseline_and_bad_embeddings() -> None:
