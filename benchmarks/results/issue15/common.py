@@ -10,6 +10,7 @@ sys.path.insert(0, "/work/main/src")
 from oneshot_steel.config import TrainConfig
 from oneshot_steel.embedding import embed
 from oneshot_steel.evaluate import episodic_accuracy, simpleshot
+from oneshot_steel.transductive import transductive_accuracy
 
 torch.set_num_threads(2)
 DATA = "/work/shared/data/neu-cls"
@@ -29,6 +30,22 @@ def score(net, split, suffix="", episodes=2000):
     for k in (1, 5):
         r = episodic_accuracy(f, split.test, 3, k, 15, episodes, 0)
         row[f"{k}shot{suffix}"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
+    return row
+
+
+def both_protocols(features, test, episodes, beta=5.0):
+    """Inductive (nearest prototype) and transductive (soft k-means) 3-way 1- and 5-shot
+    accuracy of ``features`` of the test images, on the same episodes (episode seed 0)."""
+    row = {}
+    for k in (1, 5):
+        for suffix, r in (
+            ("", episodic_accuracy(features, test, 3, k, 15, episodes, 0)),
+            (
+                "_transductive",
+                transductive_accuracy(features, test, 3, k, 15, episodes, 0, beta=beta),
+            ),
+        ):
+            row[f"{k}shot{suffix}"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
     return row
 
 

@@ -10,10 +10,9 @@ import sys
 
 import torch
 
-from common import append, trained_runs
+from common import append, both_protocols, trained_runs
 from oneshot_steel.embedding import embed
-from oneshot_steel.evaluate import episodic_accuracy, simpleshot
-from oneshot_steel.transductive import transductive_accuracy
+from oneshot_steel.evaluate import simpleshot
 
 feats, test = [], None
 for (run, split_name, seed), split, net in trained_runs(sys.argv[2:]):
@@ -22,10 +21,4 @@ for (run, split_name, seed), split, net in trained_runs(sys.argv[2:]):
     assert test is None or torch.equal(test.images, split.test.images)
     test = split.test
 f = torch.cat(feats, dim=1) / len(feats) ** 0.5  # unit length again
-row = {"runs": sys.argv[2:], "members": len(feats)}
-for k in (1, 5):
-    r = episodic_accuracy(f, test, 3, k, 15, 10000, 0)
-    t = transductive_accuracy(f, test, 3, k, 15, 10000, 0, beta=5.0)
-    row[f"{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
-    row[f"{k}shot_transductive"] = [round(100 * t.mean, 2), round(100 * t.ci95, 2)]
-append(sys.argv[1], row)
+append(sys.argv[1], {"runs": sys.argv[2:], "members": len(feats)} | both_protocols(f, test, 10000))

@@ -11,13 +11,11 @@ usage: full_length.py SEED ...
 
 import subprocess, sys, time
 
-from common import DATA, SPLITS, append
+from common import DATA, SPLITS, append, both_protocols
 from oneshot_steel.data import load_neu
 from oneshot_steel.data.splits import one_shot_split
 from oneshot_steel.embedding import embed
-from oneshot_steel.evaluate import episodic_accuracy
 from oneshot_steel.train import load_checkpoint
-from oneshot_steel.transductive import transductive_accuracy
 
 OUT = "/tmp/s28/full"
 PY = sys.executable
@@ -49,10 +47,5 @@ for seed in sys.argv[1:]:
     row["train_wall_s"] = round(time.perf_counter() - t0, 1)
     sp = one_shot_split(imgs, *SPLITS["main"], seed=int(seed))
     net = load_checkpoint(run, weights="best")[0].eval()  # centres itself (SimpleShot inside)
-    f = embed(net, sp.test)
-    for k in (1, 5):
-        r = episodic_accuracy(f, sp.test, 3, k, 15, 10000, 0)
-        row[f"{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
-        r = transductive_accuracy(f, sp.test, 3, k, 15, 10000, 0, beta=5.0)
-        row[f"{k}shot_transductive"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
+    row |= both_protocols(embed(net, sp.test), sp.test, 10000)
     append(f"{OUT}/results.jsonl", row)

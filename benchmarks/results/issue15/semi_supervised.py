@@ -19,7 +19,7 @@ from dataclasses import replace
 
 import torch
 
-from common import DATA, RECIPE_QUICK, SPLITS, append, score
+from common import DATA, RECIPE_QUICK, SPLITS, append, both_protocols
 from oneshot_steel.data import load_neu
 from oneshot_steel.data.imageset import ImageSet
 from oneshot_steel.data.splits import one_shot_split
@@ -27,7 +27,6 @@ from oneshot_steel.embedding import embed
 from oneshot_steel.evaluate import simpleshot
 from oneshot_steel.tasks import SelfSupervisedTask
 from oneshot_steel.train import _fit, load_checkpoint
-from oneshot_steel.transductive import transductive_accuracy
 
 OUT = "/tmp/s28/semi"
 
@@ -50,10 +49,6 @@ for token in sys.argv[1:]:
     row = {"protocol": "semi-supervised", "split": split_name, "seed": cfg.seed}
     row["train_s"] = round(time.perf_counter() - t0, 1)
     net = load_checkpoint(run, weights="best")[0].eval()
-    row |= score(net, sp)
-    f = simpleshot(embed(net, sp.test), embed(net, sp.train))
-    for k in (1, 5):
-        r = transductive_accuracy(f, sp.test, 3, k, 15, 2000, 0, beta=5.0)
-        row[f"{k}shot_transductive"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
+    row |= both_protocols(simpleshot(embed(net, sp.test), embed(net, sp.train)), sp.test, 2000)
     row["n_train_images"] = len(fit_set)
     append(f"{OUT}/results.jsonl", row)
