@@ -125,6 +125,56 @@ class ContrastTask(SelfSupervisedTask):
         return x.contiguous(memory_format=self.memory_format)
 
 
+class NNCLRTask(SelfSupervisedTask):
+    """Stop 30: nearest-neighbour positives (Dwibedi et al. 2021, NNCLR, without its
+    predictor). Each view's partner is the *nearest other training image* in a bank of the
+    images' last embeddings, so the net learns invariance to the natural variation between
+    similar images, not only to the augmentations (the diagnosis of stop 29: PS and Sc are
+    several clusters each). ``mix`` weighs this loss against plain NT-Xent."""
+
+    kind = "selfsup"
+    mix = 1.0
+    exclude_self = False
+
+    def loss(self, batch, gen):
+        images = self.images[batch]
+        views = self.net(self.inputs(torch.cat([images, images]), gen)).float()
+        v1, v2 = views.chunk(2)
+        t = self.cfg.temperature
+        ntx = nt_xent_loss(v1, v2, temperature=t)
+        z1, z2 = F.normalize(v1, dim=1), F.normalize(v2, dim=1)
+        if not hasattr(self, "bank"):
+            self.bank = torch.zeros(len(self.images), v1.shape[1], device=v1.device)
+            self.filled = torch.zeros(len(self.images), dtype=torch.bool, device=v1.device)
+        total = ntx
+        if int(self.filled.sum()) >= 2 * len(batch):
+            target = torch.arange(len(batch), device=v1.device)
+            nns = []
+            for z in (z1, z2):
+                sim = z.detach() @ self.bank.T
+                sim[:, ~self.filled] = float("-inf")
+                if self.exclude_self:
+                    sim[target, batch] = float("-inf")
+                nns.append(self.bank[sim.argmax(1)])
+            nn_loss = (
+                F.cross_entropy(nns[0] @ z2.T / t, target)
+                + F.cross_entropy(nns[1] @ z1.T / t, target)
+            ) / 2
+            total = (1 - self.mix) * ntx + self.mix * nn_loss
+        self.bank[batch] = F.normalize((z1 + z2).detach(), dim=1)
+        self.filled[batch] = True
+        return total
+
+
+class NNCLRExcludeSelf(NNCLRTask):
+    exclude_self = True
+
+
+class NNCLRMix(NNCLRTask):
+    exclude_self = True
+    mix = 0.5
+
+
 def with_instance_norm(net):
     """Standardise every input window on its own (mean 0, s.d. 1) before block 1, at training
     and at test time: texture, not grey level. No parameters, so the state_dict is unchanged."""
@@ -165,6 +215,10 @@ VARIANTS = {
     "bright40": (replace(base, brightness=40.0), SelfSupervisedTask),
     "contrast0.2": (base, ContrastTask),
     "emb128": (replace(base, embedding_dim=128), SelfSupervisedTask),
+    # stop 30: nearest-neighbour positives (NNCLR)
+    "nnclr": (base, NNCLRTask),
+    "nnclr-x": (base, NNCLRExcludeSelf),
+    "nnclr-mix": (base, NNCLRMix),
     "debiased": (base, DebiasedTask),
     "vicreg": (base, VICRegTask),
     "decor0.01": (base, DecorrelatedTask),
