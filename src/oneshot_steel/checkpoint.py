@@ -72,7 +72,12 @@ _CLASSES: dict[str, str] = {
 #: the value that means "as before", so runs written before they existed still load and
 #: resume. Fields missing from an old config and not listed here (``ssl_batch``,
 #: ``temperature``) only matter to self-supervised runs, which did not exist then.
-_ADDED_LATER = {"crop_size": 0, "pretrained": False, "simpleshot": False}
+_ADDED_LATER = {
+    "crop_size": 0,
+    "pretrained": False,
+    "simpleshot": False,
+    "within_class_whitening": 0.0,
+}
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
 
 
@@ -200,7 +205,9 @@ def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
         kwargs = {"embedding_dim": dim, "width": config["width"]}
         return {
             "name": "compact",
-            "kwargs": kwargs | ({"centre": True} if config.get("simpleshot") else {}),
+            "kwargs": kwargs
+            | ({"centre": True} if config.get("simpleshot") else {})
+            | ({"within_class": True} if config.get("within_class_whitening") else {}),
         }
     if name == "resnet18":
         return {"name": "resnet18", "kwargs": {"embedding_dim": dim}}

@@ -94,6 +94,9 @@ class TrainConfig:
     temperature: float = 0.2  #: self-supervised training: NT-Xent temperature
     pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
     simpleshot: bool = False  #: "compact": keep SimpleShot's base-class mean in the net (ch. 8)
+    #: with ``simpleshot``: whiten by the training classes' within-class spread, this strength
+    #: (``evaluate.within_class_whitening``); 0: off
+    within_class_whitening: float = 0.0
 
     def __post_init__(self) -> None:
         ints = ("embedding_dim", "width", "batch_size", "epochs", "pairs_per_epoch", "val_pairs")
@@ -115,6 +118,10 @@ class TrainConfig:
                 "simpleshot": (
                     "False unless model is 'compact'",
                     lambda v: not v or self.model == "compact",
+                ),
+                "within_class_whitening": (
+                    "0 (off), or a finite number > 0 together with simpleshot=True",
+                    lambda v: v == 0 or (_positive(v) and self.simpleshot),
                 ),
             },
         )
@@ -285,6 +292,7 @@ _SSL = TrainConfig(
     ssl_batch=48,
     temperature=0.2,
     simpleshot=True,
+    within_class_whitening=10.0,
 )
 #: The named recipes. ``"best"`` is the alias of the book's best one-shot model (chapter 8).
 RECIPES: dict[str, Recipe] = {
@@ -309,7 +317,10 @@ RECIPES: dict[str, Recipe] = {
                 ssl_batch=16,
             ),
         },
-        summary="compact net, NT-Xent on 64 px windows of 200 px images, SimpleShot in the net",
+        summary=(
+            "compact net, NT-Xent on 64 px windows of 200 px images, SimpleShot and a "
+            "within-class whitening in the net"
+        ),
     ),
 }
 _ALIASES = {"best": "selfsup-windows"}

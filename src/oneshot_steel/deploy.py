@@ -40,6 +40,7 @@ from .export import (
     load_torchscript,
     onnx_available,
 )
+from .metric import finish_feature
 from .truncate import cap
 
 __all__ = [
@@ -166,18 +167,27 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 
 class _StaticInt8(nn.Module):
-    """An int8 body (frozen TorchScript), then SimpleShot's centring and normalisation in float."""
+    """An int8 body (frozen TorchScript), then the net's SimpleShot centring, normalisation
+    and within-class whitening (when it has them) in float."""
 
-    def __init__(self, body: torch.jit.ScriptModule, base_mean: torch.Tensor | None):
+    def __init__(
+        self,
+        body: torch.jit.ScriptModule,
+        base_mean: torch.Tensor | None,
+        metric_mean: torch.Tensor | None = None,
+        metric: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.body = body
         self.register_buffer("base_mean", base_mean)
+        self.register_buffer("metric_mean", metric_mean)
+        self.register_buffer("metric", metric)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = self.body(x.contiguous(memory_format=torch.channels_last))
         if self.base_mean is None:
             return f
-        return nn.functional.normalize(f - self.base_mean, dim=1)
+        return finish_feature(f, self.base_mean, self.metric_mean, self.metric)
 
 
 def quantize_static_int8(
@@ -233,9 +243,11 @@ def quantize_static_int8(
             frozen = torch.jit.freeze(traced.eval())
     finally:
         torch.backends.quantized.engine = previous
-    centred = getattr(model, "centre", False)
-    base_mean = model.base_mean.detach().cpu().clone() if centred else None
-    return _StaticInt8(frozen, base_mean).eval()
+    if not getattr(model, "centre", False):
+        return _StaticInt8(frozen, None).eval()
+    buffers = (model.base_mean, *model.metric_buffers())
+    copies = [b if b is None else b.detach().cpu().clone() for b in buffers]
+    return _StaticInt8(frozen, *copies).eval()
 
 
 class _ChannelsLast(nn.Module):

@@ -64,8 +64,8 @@ class InspectionNet:
         net = f"CompactEmbeddingNet(width={c.width}, embedding_dim={c.embedding_dim})"
         if self.loss == "best":
             how = (
-                f"recipe best: NT-Xent on {c.crop_size} px windows, no labels, SimpleShot "
-                "centring in the net"
+                f"recipe best: NT-Xent on {c.crop_size} px windows (no labels in the loss), "
+                "SimpleShot centring and a within-class whitening in the net"
             )
         elif self.loss == "prototypical":
             how = f"prototypical {c.n_way}-way {c.k_shot}-shot episodes"

@@ -17,6 +17,7 @@ from torch import nn
 
 from .errors import ModelInputError
 from .losses import euclidean_distance
+from .metric import finish_feature
 from .sequence_nets import GRUEmbeddingNet, WDCNNEmbeddingNet
 
 __all__ = [
@@ -172,6 +173,9 @@ class CompactEmbeddingNet(nn.Module):
     ``centre=True`` stores SimpleShot's base-class mean in the net (buffer ``base_mean``, set
     by training, kept in the checkpoint): in eval mode the net then returns the centred,
     unit-length feature itself, so every caller of the net gets what chapter 8 scores.
+    ``within_class=True`` (needs ``centre``) adds a whitening by the training classes'
+    within-class spread after it (buffers ``metric_mean``, ``metric``; see
+    :func:`finish_feature`); until training sets them they change nothing.
     """
 
     min_size: int = 32
@@ -183,8 +187,11 @@ class CompactEmbeddingNet(nn.Module):
         *,
         in_channels: int = 1,
         centre: bool = False,
+        within_class: bool = False,
     ):
         super().__init__()
+        if within_class and not centre:
+            raise ValueError("within_class=True needs centre=True (it whitens centred features)")
         if embedding_dim < 1 or width < 1 or in_channels < 1:
             raise ValueError(
                 f"embedding_dim, width and in_channels must be positive; got "
@@ -212,8 +219,12 @@ class CompactEmbeddingNet(nn.Module):
         )
         self.head = nn.Linear(4 * w, embedding_dim)
         self.centre = centre
+        self.within_class = within_class
         if centre:
             self.register_buffer("base_mean", torch.zeros(embedding_dim))
+        if within_class:
+            self.register_buffer("metric_mean", torch.zeros(embedding_dim))
+            self.register_buffer("metric", torch.eye(embedding_dim))
 
     def raw(self, x: torch.Tensor) -> torch.Tensor:
         """The feature before SimpleShot centring (what training and ``base_mean`` read)."""
@@ -224,8 +235,12 @@ class CompactEmbeddingNet(nn.Module):
         """``[B, C, H, W]`` float in [-1, 1], H, W >= 32 -> ``[B, embedding_dim]``."""
         f = self.raw(x)
         if self.centre and not self.training:  # SimpleShot (ch. 8): centre, then unit length
-            return nn.functional.normalize(f - self.base_mean, dim=1)
+            return finish_feature(f, self.base_mean, *self.metric_buffers())
         return f
+
+    def metric_buffers(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """``(metric_mean, metric)`` when the net whitens within-class, else ``(None, None)``."""
+        return (self.metric_mean, self.metric) if self.within_class else (None, None)
 
 
 class SiameseNetwork(nn.Module):

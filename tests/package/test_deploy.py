@@ -342,18 +342,29 @@ def test_optimise_for_cpu_keeps_the_embeddings_of_a_centred_compact_net() -> Non
     assert net.features.block1[1].__class__ is nn.BatchNorm2d  # the original is untouched
 
 
-def test_quantize_static_int8_keeps_what_a_compact_net_sees_and_rejects_what_it_cannot() -> None:
+@pytest.mark.parametrize("within_class", [False, True])
+def test_quantize_static_int8_keeps_what_a_compact_net_sees_and_rejects_what_it_cannot(
+    within_class: bool,
+) -> None:
     from oneshot_steel.augment import to_model_input
     from oneshot_steel.deploy import quantize_static_int8
     from oneshot_steel.errors import ModelInputError
+    from oneshot_steel.metric import within_class_whitening
 
     torch.manual_seed(0)
-    net = CompactEmbeddingNet(embedding_dim=8, width=4, centre=True).eval()
+    net = CompactEmbeddingNet(8, 4, centre=True, within_class=within_class).eval()
     coarse = torch.randint(0, 256, (48, 1, 5, 5)).float()  # smooth textures, like images
     images = nn.functional.interpolate(coarse, size=40, mode="bilinear").round().to(torch.uint8)
     calibration, queries = images[:32], to_model_input(images[32:])
     with torch.no_grad():  # SimpleShot's mean, as training stores it: the embeddings then differ
-        net.base_mean.copy_(net.raw(to_model_input(calibration)).mean(0))
+        raw = net.raw(to_model_input(calibration))
+        net.base_mean.copy_(raw.mean(0))
+        if within_class:  # and the metric, from four made-up training classes
+            centred = nn.functional.normalize(raw - net.base_mean, dim=1)
+            mean, matrix = within_class_whitening(centred, torch.arange(32) % 4, 1.0)
+            net.metric_mean.copy_(mean)
+            net.metric.copy_(matrix)
+            assert not torch.allclose(matrix, torch.eye(8))  # the metric does something
     engine = torch.backends.quantized.engine
     fast = quantize_static_int8(net, calibration)
     assert torch.backends.quantized.engine == engine  # the process-wide setting is restored

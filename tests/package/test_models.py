@@ -216,3 +216,20 @@ def test_centred_compact_net_returns_simpleshot_features_in_eval_mode() -> None:
     torch.testing.assert_close(net(x), expected)
     assert "base_mean" in net.state_dict()  # the mean travels with the checkpoint
     assert "base_mean" not in CompactEmbeddingNet(embedding_dim=8, width=4).state_dict()
+
+
+def test_a_within_class_metric_changes_nothing_until_set_then_whitens() -> None:
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(8, 4, centre=True, within_class=True).eval()
+    plain = CompactEmbeddingNet(8, 4, centre=True).eval()
+    plain.load_state_dict(net.state_dict(), strict=False)
+    x = torch.rand(5, 1, 32, 32) * 2 - 1
+    torch.testing.assert_close(net(x), plain(x))  # identity metric: SimpleShot unchanged
+    metric, shift = torch.randn(8, 8), torch.randn(8)
+    net.metric.copy_(metric)
+    net.metric_mean.copy_(shift)
+    expected = torch.nn.functional.normalize((plain(x) - shift) @ metric, dim=1)
+    torch.testing.assert_close(net(x), expected)
+    assert {"metric", "metric_mean"} <= set(net.state_dict())  # they travel with the checkpoint
+    with pytest.raises(ValueError, match="needs centre=True"):
+        CompactEmbeddingNet(8, 4, within_class=True)

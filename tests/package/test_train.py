@@ -415,6 +415,9 @@ def test_recipes_name_a_config_kind_and_size() -> None:
     assert best.size("quick") == 200 and best.size("smoke") < 200
     cfg = TrainConfig.recipe("best", "quick", seed=2)
     assert (cfg.model, cfg.crop_size, cfg.simpleshot, cfg.seed) == ("compact", 64, True, 2)
+    assert cfg.within_class_whitening == 10.0
+    with pytest.raises(ValueError, match="within_class_whitening"):
+        TrainConfig.recipe("best", "quick", simpleshot=False)  # it whitens centred features
     assert TrainConfig.recipe("paper", "paper") == TrainConfig.preset("paper")
     with pytest.raises(ValueError, match="Unknown recipe 'bset'"):
         recipe("bset")
@@ -422,21 +425,37 @@ def test_recipes_name_a_config_kind_and_size() -> None:
         TrainConfig(model="paper", simpleshot=True)
 
 
-def test_the_best_recipe_keeps_its_simpleshot_mean_in_the_checkpoint(split, tmp_path: Path) -> None:
+@pytest.mark.parametrize("whitening", [10.0, 0.0])
+def test_the_best_recipe_keeps_its_simpleshot_mean_and_metric_in_the_checkpoint(
+    split, tmp_path: Path, whitening: float
+) -> None:
     from oneshot_steel.augment import to_model_input
     from oneshot_steel.classifier import OneShotClassifier
     from oneshot_steel.embedding import embed
     from oneshot_steel.evaluate import simpleshot
+    from oneshot_steel.metric import within_class_whitening
 
     train, val, test = split
-    cfg = TrainConfig.recipe("best", "smoke", ssl_batch=8, episodes_per_epoch=2)
+    cfg = TrainConfig.recipe(
+        "best", "smoke", ssl_batch=8, episodes_per_epoch=2, within_class_whitening=whitening
+    )
     net = train_or_load(cfg, train, val, tmp_path, kind="selfsup", progress=False)
     assert net.centre and float(net.base_mean.abs().sum()) > 0
+    assert net.within_class == (whitening > 0)
     with torch.no_grad():
         raw_train = net.raw(to_model_input(train.images))
         raw_test = net.raw(to_model_input(test.images))
     torch.testing.assert_close(net.base_mean, raw_train.mean(dim=0), rtol=1e-4, atol=1e-5)
-    feats = embed(net, test)  # the net itself gives SimpleShot's features
-    torch.testing.assert_close(feats, simpleshot(raw_test, raw_train), rtol=1e-4, atol=1e-5)
+    expected = simpleshot(raw_test, raw_train)  # SimpleShot's features...
+    if whitening:  # ...then whitened by the training classes' within-class spread
+        mean, matrix = within_class_whitening(
+            simpleshot(raw_train, raw_train), train.labels, whitening
+        )
+        assert not torch.allclose(net.metric, torch.eye(len(mean)))
+        expected = torch.nn.functional.normalize((expected - mean) @ matrix, dim=1)
+    feats = embed(net, test)  # the net itself gives them
+    torch.testing.assert_close(feats, expected, rtol=1e-4, atol=1e-4)
+    reloaded = load_checkpoint(tmp_path, weights="best")[0]  # the checkpoint holds the metric
+    torch.testing.assert_close(embed(reloaded, test), feats)
     clf = OneShotClassifier(net).enroll(test.select(torch.arange(0, len(test), 40)))
     assert clf.predict(test)[0].shape == (len(test),)
