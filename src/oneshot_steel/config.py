@@ -95,7 +95,7 @@ class TrainConfig:
     pretrained: bool = False  #: "resnet18": start from ImageNet weights when they can be had
     simpleshot: bool = False  #: "compact": keep SimpleShot's base-class mean in the net (ch. 8)
     #: with ``simpleshot``: whiten by the training classes' within-class spread, this strength
-    #: (``evaluate.within_class_whitening``); 0: off
+    #: (``metric.within_class_whitening``); 0: off
     within_class_whitening: float = 0.0
 
     def __post_init__(self) -> None:

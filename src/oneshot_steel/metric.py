@@ -62,8 +62,8 @@ def finish_feature(
 ) -> torch.Tensor:
     """What a centred compact net returns for its raw feature ``f``: SimpleShot (minus the
     base-class mean, unit length), then, with a ``metric``, ``normalize((z - metric_mean) @
-    metric)`` (:func:`within_class_whitening`). One function, so the
-    net and its int8 copy (:mod:`oneshot_steel.deploy`) cannot disagree."""
+    metric)`` (:func:`within_class_whitening`). One function, so the net and its int8 copy
+    (:mod:`oneshot_steel.deploy`) cannot disagree."""
     z = nn.functional.normalize(f - base_mean, dim=1)
     if metric is None:
         return z
