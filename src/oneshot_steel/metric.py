@@ -50,7 +50,8 @@ def within_class_whitening(
         )
     scatter = torch.stack([torch.cov(x[labels == c].T) for c in classes]).mean(dim=0)
     evals, evecs = torch.linalg.eigh(scatter)
-    scale = (evals.clamp(min=0) + strength * evals.clamp(min=0).mean()).rsqrt()
+    evals = evals.clamp(min=0)  # a covariance has none below 0; rounding can make some
+    scale = (evals + strength * evals.mean()).rsqrt()
     return x.mean(dim=0).float(), ((evecs * scale) @ evecs.T).float()
 
 
