@@ -4,7 +4,8 @@ A training run in ``out_dir`` leaves three files:
 
 - ``model.pt``: everything needed to resume (weights, optimizer, grad-scaler, config, history,
   epoch, RNG states) -- rewritten after every epoch (every ``checkpoint_every`` epochs);
-- ``best.pt``: the weights with the lowest validation loss, with their config (no optimizer),
+- ``best.pt``: the weights of the best epoch (``TrainConfig.select_epoch_by``: the lowest
+  validation loss by default), with their config (no optimizer),
   written with the ``model.pt`` of the same epoch. It is the only copy of the best weights:
   ``model.pt`` does not repeat them, which keeps the paper net's ``model.pt`` at 483 MB
   instead of up to 644 MB (weights and Adam's two moments, 161 MB each);
@@ -77,6 +78,7 @@ _ADDED_LATER = {
     "pretrained": False,
     "simpleshot": False,
     "within_class_whitening": 0.0,
+    "select_epoch_by": "val_loss",
 }
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
 
@@ -263,9 +265,9 @@ def load_checkpoint(
 ) -> tuple[nn.Module, TrainConfig, dict]:
     """``(embedding_net, TrainConfig, history)`` from a run folder, ``model.pt`` or ``best.pt``.
 
-    ``weights="best"``: the epoch with the lowest validation loss, read from the ``best.pt``
-    next to ``model.pt`` (older checkpoints kept a copy inside ``model.pt``); ``"last"``: the
-    final epoch (what the paper used). A ``best.pt`` path holds its epoch's weights only.
+    ``weights="best"``: the best validation epoch (``TrainConfig.select_epoch_by``), read
+    from the ``best.pt`` next to ``model.pt`` (older checkpoints kept a copy inside
+    ``model.pt``); ``"last"``: the final epoch (what the paper used). A ``best.pt`` path holds its epoch's weights only.
     ``model`` loads into an existing net instead of building one; a net of another kind or
     size gives a :class:`CheckpointError`. The net is returned in eval mode on ``device``.
     """

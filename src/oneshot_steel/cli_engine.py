@@ -145,12 +145,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         progress=not args.no_progress,
     )
-    best = history.get("best_val_loss")
+    best, at = history.get("best_val_loss"), history.get("best_epoch")
+    chosen_by = ""
+    if best is not None:
+        accuracy = history["val_accuracy"][history["epoch"].index(at)]
+        chosen_by = (
+            f" (val loss {best:.4f}, val accuracy {accuracy:.4f}; by {config.select_epoch_by})"
+        )
     print(
         f"trained {config.model} net (recipe {chosen.name}, {args.preset}, {loss} loss, seed {args.seed}) on "
         f"{','.join(train_classes)} ({len(split.train)} train / {len(split.val)} val images); "
-        f"unseen: {','.join(test_classes)}; best epoch {history.get('best_epoch')}"
-        + (f" (val loss {best:.4f})" if best is not None else "")
+        f"unseen: {','.join(test_classes)}; best epoch {at}"
+        + chosen_by
         + (f"; data: {_SYNTHETIC}" if data.synthetic else ""),
         file=sys.stderr,
     )

@@ -10,11 +10,13 @@ from typing import Any
 
 from .errors import CheckpointError
 
-__all__ = ["HISTORY_FILE", "new_history", "read_history", "record_epoch"]
+__all__ = ["HISTORY_FILE", "SELECT_BY", "new_history", "read_history", "record_epoch"]
 
 HISTORY_FILE = "history.json"
 #: The per-epoch lists of a training history, in the order :func:`record_epoch` fills them.
 _EPOCH_LISTS = ("epoch", "train_loss", "val_loss", "val_accuracy", "seconds")
+#: What can pick the best epoch (``TrainConfig.select_epoch_by``).
+SELECT_BY = ("val_loss", "val_accuracy")
 
 
 def new_history(kind: str) -> dict[str, Any]:
@@ -24,20 +26,38 @@ def new_history(kind: str) -> dict[str, Any]:
 
 
 def record_epoch(
-    history: dict[str, Any], epoch: int, train_loss: float, val: dict[str, float], seconds: float
+    history: dict[str, Any],
+    epoch: int,
+    train_loss: float,
+    val: dict[str, float],
+    seconds: float,
+    select_by: str = "val_loss",
 ) -> bool:
-    """Append one epoch to ``history``; return whether it has the best validation loss so far.
+    """Append one epoch to ``history``; return whether it is the best epoch so far.
 
+    ``select_by`` says what "best" means: ``"val_loss"``, the lowest validation loss;
+    ``"val_accuracy"``, the highest validation accuracy, a tie going to the lower loss (a
+    loss can rank epochs by how confident the net is rather than by how often it is right).
     Without validation data "best" is simply the latest epoch, as in the paper.
     """
-    ref, best = val.get("val_loss"), history["best_val_loss"]
-    row = (epoch, train_loss, ref, val.get("val_accuracy"), seconds)
+    if select_by not in SELECT_BY:
+        raise ValueError(f"select_by must be one of {SELECT_BY}; got {select_by!r}")
+    loss, accuracy = val.get("val_loss"), val.get("val_accuracy")
+    row = (epoch, train_loss, loss, accuracy, seconds)
     for key, value in zip(_EPOCH_LISTS, row, strict=True):
         history[key].append(value)
     history["total_seconds"] += seconds
-    is_best = ref is None or best is None or ref < best
+    best = history["best_epoch"]
+    if loss is None or best is None:
+        is_best = True
+    elif select_by == "val_accuracy":
+        at = history["epoch"].index(best)
+        best_accuracy, best_loss = history["val_accuracy"][at], history["val_loss"][at]
+        is_best = accuracy > best_accuracy or (accuracy == best_accuracy and loss < best_loss)
+    else:
+        is_best = loss < history["best_val_loss"]
     if is_best:
-        history["best_epoch"], history["best_val_loss"] = epoch, ref
+        history["best_epoch"], history["best_val_loss"] = epoch, loss
     return is_best
 
 

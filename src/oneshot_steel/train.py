@@ -273,7 +273,8 @@ def _fit(
             kept=files.path if files else None,
         )
         seconds = time.perf_counter() - t0  # compute + validation, not the checkpoint write
-        is_best = record_epoch(history, epoch + 1, float(losses.mean()), val, seconds)
+        select_by = getattr(config, "select_epoch_by", "val_loss")  # CNNConfig: the loss
+        is_best = record_epoch(history, epoch + 1, float(losses.mean()), val, seconds, select_by)
         for key, value in task.train_metrics().items():
             history.setdefault(key, []).append(value)
         if files:

@@ -291,6 +291,31 @@ def test_training_without_validation_keeps_last_epoch(split, tmp_path: Path) -> 
     assert _states_equal(best.state_dict(), last.state_dict())
 
 
+@pytest.mark.parametrize(
+    ("select_by", "expected"),
+    [("val_loss", [True, False, True, True]), ("val_accuracy", [True, True, True, False])],
+)
+def test_the_best_epoch_is_chosen_by_the_configured_validation_figure(
+    select_by: str, expected: list[bool]
+) -> None:
+    """Accuracy ranks epochs by how often the net is right, the loss also by how sure it is:
+    epoch 2 is more often right but less sure, epoch 3 ties on accuracy with a lower loss,
+    and epoch 4 is the surest but wrong more often."""
+    history = new_history("selfsup")
+    rows = [(0.5, 0.80), (0.6, 0.90), (0.4, 0.90), (0.1, 0.85)]
+    seen = [
+        record_epoch(history, epoch, 1.0, {"val_loss": loss, "val_accuracy": acc}, 0.1, select_by)
+        for epoch, (loss, acc) in enumerate(rows, start=1)
+    ]
+    assert seen == expected
+    best = max(i for i, is_best in enumerate(seen) if is_best)
+    assert (history["best_epoch"], history["best_val_loss"]) == (best + 1, rows[best][0])
+    with pytest.raises(ValueError, match="select_by must be one of"):
+        record_epoch(history, 5, 1.0, {"val_loss": 0.1}, 0.1, "accuracy")
+    with pytest.raises(ValueError, match=r"TrainConfig.select_epoch_by must be 'val_loss' or"):
+        TrainConfig(select_epoch_by="accuracy")
+
+
 # ------------------------------------------------------------ the best weights live in best.pt
 def _epochs(out: Path, seen_best: list[bool], every: int = 1, pending: dict | None = None):
     """Run the checkpoint side of training by hand: one small optimizer step per epoch, then
@@ -416,6 +441,7 @@ def test_recipes_name_a_config_kind_and_size() -> None:
     cfg = TrainConfig.recipe("best", "quick", seed=2)
     assert (cfg.model, cfg.crop_size, cfg.simpleshot, cfg.seed) == ("compact", 64, True, 2)
     assert cfg.within_class_whitening == 10.0
+    assert (cfg.select_epoch_by, cfg.k_shot) == ("val_accuracy", 1)  # 1-shot accuracy picks
     with pytest.raises(ValueError, match="within_class_whitening"):
         TrainConfig.recipe("best", "quick", simpleshot=False)  # it whitens centred features
     assert TrainConfig.recipe("paper", "paper") == TrainConfig.preset("paper")
