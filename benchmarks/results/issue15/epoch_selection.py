@@ -57,7 +57,9 @@ def acc(features, images, k, episodes):
 out = sys.argv[1]
 done = set()
 if os.path.exists(f"{out}/epochs.jsonl"):
-    done = {(r["preset"], r["split"], r["seed"]) for r in map(json.loads, open(f"{out}/epochs.jsonl"))}
+    done = {
+        (r["preset"], r["split"], r["seed"]) for r in map(json.loads, open(f"{out}/epochs.jsonl"))
+    }
 imgs = load_neu(DATA, size=200)
 for token in sys.argv[2:]:
     preset, split_name, seed = token.split(":")
@@ -75,12 +77,21 @@ for token in sys.argv[2:]:
     for epoch, state in enumerate(snapshots, 1):
         net.load_state_dict(state)
         net.eval()
-        row = {"preset": preset, "split": split_name, "seed": seed, "epoch": epoch, "train_s": train_s}
+        row = {
+            "preset": preset,
+            "split": split_name,
+            "seed": seed,
+            "epoch": epoch,
+            "train_s": train_s,
+        }
         row["cli_best"] = history["best_epoch"] == epoch
         row["val_loss"] = history["val_loss"][epoch - 1]
         row["val_acc5"] = history["val_accuracy"][epoch - 1]
         test = embed(net, sp.test)  # with the epoch's SimpleShot mean and metric
-        row["test_1shot"], row["test_5shot"] = acc(test, sp.test, 1, 2000), acc(test, sp.test, 5, 2000)
+        row["test_1shot"], row["test_5shot"] = (
+            acc(test, sp.test, 1, 2000),
+            acc(test, sp.test, 5, 2000),
+        )
         # SimpleShot only (no metric) on the validation images: 1-shot, 2,000 episodes
         net.within_class = False
         val_ss = embed(net, sp.val)
