@@ -267,9 +267,10 @@ def load_checkpoint(
 
     ``weights="best"``: the best validation epoch (``TrainConfig.select_epoch_by``), read
     from the ``best.pt`` next to ``model.pt`` (older checkpoints kept a copy inside
-    ``model.pt``); ``"last"``: the final epoch (what the paper used). A ``best.pt`` path holds its epoch's weights only.
-    ``model`` loads into an existing net instead of building one; a net of another kind or
-    size gives a :class:`CheckpointError`. The net is returned in eval mode on ``device``.
+    ``model.pt``); ``"last"``: the final epoch (what the paper used). A ``best.pt`` path
+    holds its epoch's weights only. ``model`` loads into an existing net instead of building
+    one; a net of another kind or size gives a :class:`CheckpointError`. The net is returned
+    in eval mode on ``device``.
     """
     if weights not in ("best", "last"):
         raise ValueError(f"weights must be 'best' or 'last'; got {weights!r}")
