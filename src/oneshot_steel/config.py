@@ -284,8 +284,9 @@ class Recipe:
 # Chapter 8's best recipe: the compact net trained with NT-Xent on 64 px windows of 200 px
 # images, SimpleShot centring kept in the net. ``paper`` is its full (reference) length. The
 # epoch is the one whose SimpleShot features are most often right on 2,000 3-way 1-shot
-# episodes of the validation images (the prototypical loss of unit-length features ranked
-# epochs worse: benchmarks/RESULTS.md, 2026-12-05).
+# episodes of the validation images (on the reverse split, where recipes are chosen, the
+# prototypical loss of unit-length features ranked epochs worse; on the paper's split the
+# two tie within the seed spread: benchmarks/RESULTS.md, 2026-12-05).
 _SSL = TrainConfig(
     model="compact",
     width=32,
