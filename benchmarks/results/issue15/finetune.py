@@ -9,10 +9,13 @@ classes fine-tunes it briefly at a lower learning rate: the labels may sharpen w
 learned without having to build the feature from three classes alone.
 
 - ``ft``: 2 epochs x 50 steps of 3-way 5-shot, 10-query episodes of 64 px windows (the
-  recipe's augmentation), learning rate 1e-4 (the recipe's is 1e-3), epoch chosen by the
-  same 1-shot validation accuracy.
+  recipe's augmentation), learning rate 1e-4 (the recipe's is 1e-3), epoch chosen by
+  validation accuracy on episodes of the fine-tuning's shape (3-way 5-shot, 10 queries).
 
-usage: finetune.py VARIANT:SPLIT:SEED ...   (VARIANT: base | ft)
+- ``sslcont`` (the control): the same 2 x 50 steps at 1e-4 from the same start, but NT-Xent
+  again instead of the labelled episodes: what the extra steps alone give.
+
+usage: finetune.py VARIANT:SPLIT:SEED ...   (VARIANT: base | ft | sslcont)
 """
 
 import os, sys, time
@@ -44,7 +47,7 @@ if __name__ == "__main__":
         T.build_from_spec = orig_build
         _fit(SelfSupervisedTask, cfg, sp.train, sp.val, ssl_run, None, True, False)
         run = ssl_run
-        if name == "ft":
+        if name in ("ft", "sslcont"):
             start = load_checkpoint(ssl_run, weights="best")[0].state_dict()
 
             def from_ssl(spec, _start=start):
@@ -53,8 +56,14 @@ if __name__ == "__main__":
                 return net
 
             T.build_from_spec = from_ssl
-            run = f"{OUT}/ft/{split_name}/seed{seed}"
-            _fit(EpisodeTask, replace(cfg, **FT), sp.train, sp.val, run, None, True, False)
+            run = f"{OUT}/{name}/{split_name}/seed{seed}"
+            task = EpisodeTask if name == "ft" else SelfSupervisedTask
+            ft_cfg = (
+                replace(cfg, **FT)
+                if name == "ft"
+                else replace(cfg, **{k: FT[k] for k in ("lr", "epochs", "episodes_per_epoch")})
+            )
+            _fit(task, ft_cfg, sp.train, sp.val, run, None, True, False)
         row = {"variant": name, "split": split_name, "seed": cfg.seed}
         row["train_s"] = round(time.perf_counter() - t0, 1)
         for weights, suffix in (("best", ""), ("last", "_last")):
