@@ -34,6 +34,16 @@ def score(net, split, suffix="", episodes=2000):
     return row
 
 
+def best_and_last(run, make_model=None):
+    """``(suffix, net)`` for the kept (``""``) and the last (``"_last"``) epoch of ``run``;
+    ``make_model`` builds the net to load into when the run's spec cannot (patched nets)."""
+    from oneshot_steel.train import load_checkpoint
+
+    for weights, suffix in (("best", ""), ("last", "_last")):
+        model = make_model() if make_model else None
+        yield suffix, load_checkpoint(run, weights=weights, model=model)[0]
+
+
 def both_protocols(features, test, episodes, beta=5.0):
     """Inductive (nearest prototype) and transductive (soft k-means) 3-way 1- and 5-shot
     accuracy of ``features`` of the test images, on the same episodes (episode seed 0)."""

@@ -23,10 +23,9 @@ from dataclasses import replace
 
 import torch
 
-from common import DATA, RECIPE_QUICK, SPLITS, append, score
+from common import DATA, RECIPE_QUICK, SPLITS, append, best_and_last, score
 from oneshot_steel.data import load_neu
 from oneshot_steel.data.splits import one_shot_split
-from oneshot_steel.models import CompactEmbeddingNet
 from oneshot_steel.tasks import EpisodeTask, SelfSupervisedTask
 import oneshot_steel.train as T
 from oneshot_steel.train import _fit, load_checkpoint
@@ -66,8 +65,7 @@ if __name__ == "__main__":
             _fit(task, ft_cfg, sp.train, sp.val, run, None, True, False)
         row = {"variant": name, "split": split_name, "seed": cfg.seed}
         row["train_s"] = round(time.perf_counter() - t0, 1)
-        for weights, suffix in (("best", ""), ("last", "_last")):
-            net = load_checkpoint(run, weights=weights)[0]
+        for suffix, net in best_and_last(run):
             row |= score(net, sp, suffix)
         row["load"] = open("/proc/loadavg").read().split()[0]
         append(f"{OUT}/results.jsonl", row)

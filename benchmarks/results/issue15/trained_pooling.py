@@ -29,7 +29,7 @@ from dataclasses import replace
 import torch
 import torch.nn.functional as F
 
-from common import DATA, RECIPE_QUICK, SPLITS, append, score
+from common import DATA, RECIPE_QUICK, SPLITS, append, best_and_last, score
 from oneshot_steel.embedding import embed
 from oneshot_steel.evaluate import episodic_accuracy, simpleshot
 from oneshot_steel.data import load_neu
@@ -126,9 +126,8 @@ if __name__ == "__main__":
         _fit(SelfSupervisedTask, cfg, sp.train, sp.val, run, None, True, False)
         row = {"variant": name, "split": split_name, "seed": cfg.seed}
         row["train_s"] = round(time.perf_counter() - t0, 1)
-        for weights, suffix in (("best", ""), ("last", "_last")):
-            model = patched(CompactEmbeddingNet(cfg.embedding_dim, cfg.width), name)
-            net = load_checkpoint(run, weights=weights, model=model)[0]
+        build = lambda: patched(CompactEmbeddingNet(cfg.embedding_dim, cfg.width), name)
+        for suffix, net in best_and_last(run, build):
             row |= score(net, sp, suffix)
             if name == "gemlearn":
                 row[f"p{suffix}"] = round(float(net.features.gap.p.detach()), 3)
