@@ -78,3 +78,38 @@ def append(path, row):
     print(json.dumps(row), flush=True)
     with open(path, "a") as fh:
         fh.write(json.dumps(row) + "\n")
+
+
+def train_and_score(tokens, out, task_for, patch=None):
+    """Stop 34 on: for each ``VARIANT:SPLIT:SEED`` token, train the recipe at quick length
+    with ``task_for(VARIANT)`` (resumed from ``out/VARIANT/SPLIT/seedS``), then score its kept
+    and last epochs into ``out/results.jsonl``. ``patch(net, VARIANT)`` changes the net
+    before training and before each checkpoint is loaded into it."""
+    import time
+    from dataclasses import replace
+
+    import oneshot_steel.train as T
+    from oneshot_steel.data import load_neu
+    from oneshot_steel.data.splits import one_shot_split
+    from oneshot_steel.models import CompactEmbeddingNet
+
+    imgs = load_neu(DATA, size=200)
+    build = T.build_from_spec
+    for token in tokens:
+        name, split_name, seed = token.split(":")
+        cfg = replace(RECIPE_QUICK, seed=int(seed))
+        sp = one_shot_split(imgs, *SPLITS[split_name], seed=cfg.seed)
+        run = f"{out}/{name}/{split_name}/seed{seed}"
+        make = None
+        if patch is not None:
+            T.build_from_spec = lambda spec, n=name: patch(build(spec), n)
+            make = lambda n=name: patch(CompactEmbeddingNet(cfg.embedding_dim, cfg.width), n)
+        t0 = time.perf_counter()
+        T._fit(task_for(name), cfg, sp.train, sp.val, run, None, True, False)
+        T.build_from_spec = build
+        row = {"variant": name, "split": split_name, "seed": cfg.seed}
+        row["train_s"] = round(time.perf_counter() - t0, 1)
+        for suffix, net in best_and_last(run, make):
+            row |= score(net, sp, suffix)
+        row["load"] = open("/proc/loadavg").read().split()[0]
+        append(f"{out}/results.jsonl", row)

@@ -14,18 +14,12 @@ reference.
 usage: dilation.py VARIANT:SPLIT:SEED ...   (VARIANT: dil4 | dil34)
 """
 
-import os, sys, time
-from dataclasses import replace
+import os, sys
 
 import torch
 
-from common import DATA, RECIPE_QUICK, SPLITS, append, best_and_last, score
-from oneshot_steel.data import load_neu
-from oneshot_steel.data.splits import one_shot_split
-from oneshot_steel.models import CompactEmbeddingNet
+from common import train_and_score
 from oneshot_steel.tasks import SelfSupervisedTask
-import oneshot_steel.train as T
-from oneshot_steel.train import _fit
 
 OUT = os.environ.get("DILATION_OUT", "/work/scratch/s34/dilation")
 BLOCKS = {"dil4": ("block4",), "dil34": ("block3", "block4")}
@@ -40,20 +34,4 @@ def dilated(net, name):
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    imgs = load_neu(DATA, size=200)
-    orig_build = T.build_from_spec
-    for token in sys.argv[1:]:
-        name, split_name, seed = token.split(":")
-        T.build_from_spec = lambda spec, n=name: dilated(orig_build(spec), n)
-        cfg = replace(RECIPE_QUICK, seed=int(seed))
-        sp = one_shot_split(imgs, *SPLITS[split_name], seed=cfg.seed)
-        run = f"{OUT}/{name}/{split_name}/seed{seed}"
-        t0 = time.perf_counter()
-        _fit(SelfSupervisedTask, cfg, sp.train, sp.val, run, None, True, False)
-        row = {"variant": name, "split": split_name, "seed": cfg.seed}
-        row["train_s"] = round(time.perf_counter() - t0, 1)
-        make = lambda n=name: dilated(CompactEmbeddingNet(cfg.embedding_dim, cfg.width), n)
-        for suffix, net in best_and_last(run, make):
-            row |= score(net, sp, suffix)
-        row["load"] = open("/proc/loadavg").read().split()[0]
-        append(f"{OUT}/results.jsonl", row)
+    train_and_score(sys.argv[1:], OUT, lambda name: SelfSupervisedTask, patch=dilated)

@@ -16,18 +16,14 @@ quick length; the recipe's runs of stop 33 (``finetune.py``'s ``base``) are the 
 usage: imix.py VARIANT:SPLIT:SEED ...
 """
 
-import os, sys, time
-from dataclasses import replace
+import os, sys
 
 import torch
 import torch.nn.functional as F
 
-from common import DATA, RECIPE_QUICK, SPLITS, append, best_and_last, score
-from oneshot_steel.data import load_neu
-from oneshot_steel.data.splits import one_shot_split
+from common import train_and_score
 from oneshot_steel.losses import nt_xent_loss
 from oneshot_steel.tasks import SelfSupervisedTask
-from oneshot_steel.train import _fit
 
 OUT = os.environ.get("IMIX_OUT", "/work/scratch/s34/imix")
 
@@ -67,17 +63,4 @@ TASKS = {"imix": IMix, "imix+nt": IMixNT}
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    imgs = load_neu(DATA, size=200)
-    for token in sys.argv[1:]:
-        name, split_name, seed = token.split(":")
-        cfg = replace(RECIPE_QUICK, seed=int(seed))
-        sp = one_shot_split(imgs, *SPLITS[split_name], seed=cfg.seed)
-        run = f"{OUT}/{name}/{split_name}/seed{seed}"
-        t0 = time.perf_counter()
-        _fit(TASKS[name], cfg, sp.train, sp.val, run, None, True, False)
-        row = {"variant": name, "split": split_name, "seed": cfg.seed}
-        row["train_s"] = round(time.perf_counter() - t0, 1)
-        for suffix, net in best_and_last(run):
-            row |= score(net, sp, suffix)
-        row["load"] = open("/proc/loadavg").read().split()[0]
-        append(f"{OUT}/results.jsonl", row)
+    train_and_score(sys.argv[1:], OUT, TASKS.__getitem__)
