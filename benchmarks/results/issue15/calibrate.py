@@ -26,20 +26,16 @@ points with no camera change, so the other nets were not scored.
 usage: calibrate.py RUN_ROOT
 """
 
-import sys
+import os, sys
 
 import torch
 
-from common import DATA, SPLITS, append
+from common import append, score_features, shifted_nets
 from oneshot_steel.baselines import lbp_features
-from oneshot_steel.data import load_neu
-from oneshot_steel.data.splits import one_shot_split
 from oneshot_steel.embedding import embed
-from oneshot_steel.evaluate import episodic_accuracy, simpleshot
-from oneshot_steel.shifts import camera_shifts
-from oneshot_steel.train import load_checkpoint
+from oneshot_steel.evaluate import simpleshot
 
-OUT = "/work/scratch/s34/calibrate.jsonl"
+OUT = os.environ.get("CALIBRATE_OUT", "/work/scratch/s34/calibrate.jsonl")
 
 
 def match_histogram(images, ref):
@@ -74,33 +70,20 @@ def match_spectrum(images, ref):
     return y.round().clamp(0, 255).to(torch.uint8)
 
 
-CALIBRATIONS = {
-    "none": lambda x, ref: x,
+CALIBRATIONS = {  # uncalibrated: recentre.py's "neu" rows
     "hist": match_histogram,
     "hist+spectrum": lambda x, ref: match_spectrum(match_histogram(x, ref), ref),
 }
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    root = sys.argv[1]
-    imgs = load_neu(DATA, size=200)
-    for split_name in ("reverse", "main"):
-        sp0 = one_shot_split(imgs, *SPLITS[split_name], seed=0)
-        shifted = camera_shifts(sp0.test.images)
-        for seed in (0, 1, 2):
-            sp = one_shot_split(imgs, *SPLITS[split_name], seed=seed)
-            net = load_checkpoint(f"{root}/{split_name}/seed{seed}", weights="best")[0].eval()
-            lbp_train = lbp_features(sp.train.images)
-            for shift, images in shifted.items():
-                for cal, fn in CALIBRATIONS.items():
-                    if cal == "none":
-                        continue  # recentre.py's "neu" rows
-                    x = fn(images, sp.train.images)
-                    feats = {"net": embed(net, x), "lbp": simpleshot(lbp_features(x), lbp_train)}
-                    for method, f in feats.items():
-                        row = {"split": split_name, "seed": seed, "shift": shift}
-                        row |= {"method": method, "calibration": cal}
-                        for k in (1, 5):
-                            r = episodic_accuracy(f, sp.test, 3, k, 15, 2000, 0)
-                            row[f"{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
-                        append(OUT, row)
+    for split_name, seed, sp, net, shifted in shifted_nets(sys.argv[1]):
+        lbp_train = lbp_features(sp.train.images)
+        for shift, images in shifted.items():
+            for cal, fn in CALIBRATIONS.items():
+                x = fn(images, sp.train.images)
+                feats = {"net": embed(net, x), "lbp": simpleshot(lbp_features(x), lbp_train)}
+                for method, f in feats.items():
+                    row = {"split": split_name, "seed": seed, "shift": shift}
+                    row |= {"method": method, "calibration": cal}
+                    append(OUT, row | score_features(f, sp.test))

@@ -113,3 +113,30 @@ def train_and_score(tokens, out, task_for, patch=None):
             row |= score(net, sp, suffix)
         row["load"] = open("/proc/loadavg").read().split()[0]
         append(f"{out}/results.jsonl", row)
+
+
+def shifted_nets(root):
+    """Stop 34 on: ``(split name, seed, split, net, {shift: shifted test images})`` for the
+    recipe's runs ``root/SPLIT/seedS`` (both splits, seeds 0-2); the test images, and so
+    their shifted versions, are the same for every seed of a split."""
+    from oneshot_steel.data import load_neu
+    from oneshot_steel.data.splits import one_shot_split
+    from oneshot_steel.shifts import camera_shifts
+    from oneshot_steel.train import load_checkpoint
+
+    imgs = load_neu(DATA, size=200)
+    for split_name in ("reverse", "main"):
+        shifted = camera_shifts(one_shot_split(imgs, *SPLITS[split_name], seed=0).test.images)
+        for seed in (0, 1, 2):
+            sp = one_shot_split(imgs, *SPLITS[split_name], seed=seed)
+            net = load_checkpoint(f"{root}/{split_name}/seed{seed}", weights="best")[0].eval()
+            yield split_name, seed, sp, net, shifted
+
+
+def score_features(features, test, episodes=2000):
+    """3-way 1- and 5-shot accuracy of ready-made ``features`` of ``test`` (episode seed 0)."""
+    row = {}
+    for k in (1, 5):
+        r = episodic_accuracy(features, test, 3, k, 15, episodes, 0)
+        row[f"{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
+    return row
