@@ -9,7 +9,10 @@ for each way of running the same weights:
   TorchScript, channels_last), the same arithmetic up to rounding;
 - ``optimised, half size``: the same, on images shrunk to half the side (4x fewer pixels);
 - ``int8 static``: :func:`oneshot_steel.deploy.quantize_static_int8`, weights and
-  activations in 8 bits, calibrated on the run's own training images (never test classes).
+  activations in 8 bits, calibrated on the run's own training images (never test classes);
+- with ``--coarse-view``, also ``fp32 + coarse view`` and ``int8 static + coarse view``: the
+  net given a second, half-size view (:func:`oneshot_steel.metric.add_coarse_view`, fitted
+  on the run's training images), the option that resists a softer camera (chapter 8).
 
 Each way is timed twice, under the same load for every way: *interleaved*, one call of each
 way in turn (each call finds the caches filled by another net: a line that also runs other
@@ -19,6 +22,7 @@ ratios against ``fp32 eager`` are taken within each. Each way's 3-way 1-shot and
 unseen classes (the same seeded episodes) gives the accuracy cost of each speed-up.
 
     python benchmarks/bench_best.py --checkpoint RUN [--data PATH] [--episodes N] [--out FILE]
+        [--coarse-view]
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from oneshot_steel.data.imageset import ImageSet  # noqa: E402
 from oneshot_steel.data.splits import one_shot_split  # noqa: E402
 from oneshot_steel.deploy import optimise_for_cpu, quantize_static_int8  # noqa: E402
 from oneshot_steel.evaluate import embed, episodic_accuracy  # noqa: E402
+from oneshot_steel.metric import add_coarse_view  # noqa: E402
 from oneshot_steel.train import load_checkpoint  # noqa: E402
 
 
@@ -145,13 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=100)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--coarse-view", action="store_true", help="also time the coarse view")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     meta = read_checkpoint(args.checkpoint, mmap=True)
     size = meta["data"]["train"]["image_size"]
     train_classes, seed = meta["data"]["train"]["classes"], meta["config"]["seed"]
     del meta
-    net = load_checkpoint(args.checkpoint, "cpu")[0]
+    net, config, _ = load_checkpoint(args.checkpoint, "cpu")
     data = load_neu(args.data, size=size)
     test_classes = [c for c in data.classes if c not in train_classes]
     split = one_shot_split(data, train_classes, test_classes, seed=seed)
@@ -162,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         "optimised, half size": (optimise_for_cpu(net, size // 2), size // 2),
         "int8 static": (quantize_static_int8(net, split.train.images), size),
     }
+    if args.coarse_view:
+        whitening = config.within_class_whitening or None
+        twin = add_coarse_view(net, split.train.images, split.train.labels, whitening)
+        ways["fp32 + coarse view"] = (twin, size)
+        ways["int8 static + coarse view"] = (quantize_static_int8(twin, split.train.images), size)
     result: dict = {"hardware": hardware(torch.device("cpu")), "checkpoint": str(args.checkpoint)}
     result["protocol"] = (
         f"3-way episodes of {','.join(test_classes)}, 15 queries per class, "

@@ -78,6 +78,7 @@ _ADDED_LATER = {
     "pretrained": False,
     "simpleshot": False,
     "within_class_whitening": 0.0,
+    "coarse_view": False,
     "select_epoch_by": "val_loss",
 }
 _REQUIRED = ("format", "kind", "model", "config", "epoch", "state_dict")
@@ -209,7 +210,8 @@ def model_spec(config: dict[str, Any], image_size: int) -> dict[str, Any]:
             "name": "compact",
             "kwargs": kwargs
             | ({"centre": True} if config.get("simpleshot") else {})
-            | ({"within_class": True} if config.get("within_class_whitening") else {}),
+            | ({"within_class": True} if config.get("within_class_whitening") else {})
+            | ({"coarse_view": True} if config.get("coarse_view") else {}),
         }
     if name == "resnet18":
         return {"name": "resnet18", "kwargs": {"embedding_dim": dim}}

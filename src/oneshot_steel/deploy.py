@@ -40,7 +40,7 @@ from .export import (
     load_torchscript,
     onnx_available,
 )
-from .metric import finish_feature
+from .metric import coarse_view, finish_feature, join_views
 from .truncate import cap
 
 __all__ = [
@@ -167,27 +167,38 @@ def quantize_dynamic_int8(model: nn.Module) -> nn.Module:
 
 
 class _StaticInt8(nn.Module):
-    """An int8 body (frozen TorchScript), then the net's SimpleShot centring, normalisation
-    and within-class whitening (when it has them) in float."""
+    """An int8 body (frozen TorchScript) run on each view of the image (the image, and its
+    half size when the net has a coarse view), then the net's SimpleShot centring,
+    normalisation and within-class whitening of each view (when it has them) in float."""
 
     def __init__(
         self,
         body: torch.jit.ScriptModule,
-        base_mean: torch.Tensor | None,
-        metric_mean: torch.Tensor | None = None,
-        metric: torch.Tensor | None = None,
+        views: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]],
     ):
         super().__init__()
         self.body = body
-        self.register_buffer("base_mean", base_mean)
-        self.register_buffer("metric_mean", metric_mean)
-        self.register_buffer("metric", metric)
+        self.n_views = len(views)
+        for i, buffers in enumerate(views):
+            for name, b in zip(("mean", "metric_mean", "metric"), buffers, strict=True):
+                self.register_buffer(f"view{i}_{name}", b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.body(x.contiguous(memory_format=torch.channels_last))
-        if self.base_mean is None:
-            return f
-        return finish_feature(f, self.base_mean, self.metric_mean, self.metric)
+        images = [x, coarse_view(x)] if self.n_views == 2 else [x]
+        raw = [self.body(v.contiguous(memory_format=torch.channels_last)) for v in images]
+        if self.n_views == 0:
+            return raw[0]
+        return join_views(
+            [
+                finish_feature(
+                    f,
+                    getattr(self, f"view{i}_mean"),
+                    getattr(self, f"view{i}_metric_mean"),
+                    getattr(self, f"view{i}_metric"),
+                )
+                for i, f in enumerate(raw)
+            ]
+        )
 
 
 def quantize_static_int8(
@@ -237,17 +248,23 @@ def quantize_static_int8(
         with torch.no_grad(), _quiet_deprecations(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FX quantization's deprecation and tracer notes
             prepared = prepare_fx(body, get_default_qconfig_mapping(engine), example)
-            for chunk in x.cpu().split(64):
-                prepared(to_model_input(chunk).contiguous(memory_format=torch.channels_last))
+            for chunk in x.cpu().split(64):  # every view the int8 net will see
+                views = [to_model_input(chunk)]
+                views += [coarse_view(views[0])] if getattr(model, "coarse_view", False) else []
+                for view in views:
+                    prepared(view.contiguous(memory_format=torch.channels_last))
             traced = torch.jit.trace(convert_fx(prepared), example, check_trace=False)
             frozen = torch.jit.freeze(traced.eval())
     finally:
         torch.backends.quantized.engine = previous
     if not getattr(model, "centre", False):
-        return _StaticInt8(frozen, None).eval()
-    buffers = (model.base_mean, *model.metric_buffers())
-    copies = [b if b is None else b.detach().cpu().clone() for b in buffers]
-    return _StaticInt8(frozen, *copies).eval()
+        return _StaticInt8(frozen, []).eval()
+    n_views = 2 if model.coarse_view else 1
+    views = [
+        tuple(b if b is None else b.detach().cpu().clone() for b in model.view_buffers(i))
+        for i in range(n_views)
+    ]
+    return _StaticInt8(frozen, views).eval()
 
 
 class _ChannelsLast(nn.Module):

@@ -6,16 +6,31 @@ length; :func:`within_class_whitening` then shrinks the directions along which i
 training class vary without changing class. Both are fitted on the TRAINING classes only, and
 a centred compact net applies them itself (:func:`finish_feature`), so its checkpoint, its
 int8 copy and every caller see the same features.
+
+A net with a coarse view (chapter 8, "A second, coarser view") also embeds every image
+shrunk to half size (:func:`coarse_view`), finishes each scale with its own statistics, and
+joins the two unit vectors (:func:`join_views`).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 from torch import nn
 
-__all__ = ["finish_feature", "within_class_whitening"]
+from .augment import to_model_input
+
+__all__ = [
+    "add_coarse_view",
+    "coarse_view",
+    "finish_feature",
+    "fit_centres",
+    "fit_whitening",
+    "join_views",
+    "within_class_whitening",
+]
 
 
 def within_class_whitening(
@@ -69,3 +84,100 @@ def finish_feature(
     if metric is None:
         return z
     return nn.functional.normalize((z - metric_mean) @ metric, dim=1)
+
+
+def coarse_view(x: torch.Tensor) -> torch.Tensor:
+    """``x`` ``[B, C, H, W]`` shrunk to half size by averaging 2 x 2 pixels (an odd last row or
+    column is dropped). Why: a texture seen at half size has already lost its finest detail,
+    whatever the camera, so this view's feature moves little when a new camera is softer or
+    coarser (chapter 8's shifted cameras)."""
+    return nn.functional.avg_pool2d(x, 2)
+
+
+def join_views(features: list[torch.Tensor]) -> torch.Tensor:
+    """One unit-length feature from the finished features of each view (each unit length):
+    concatenated, so each view weighs the same in a distance, and scaled to unit length."""
+    if len(features) == 1:
+        return features[0]
+    return nn.functional.normalize(torch.cat(features, dim=1), dim=1)
+
+
+@torch.no_grad()
+def fit_centres(net: nn.Module, views: list[torch.Tensor | None]) -> None:
+    """Store in a centred compact net each view's mean raw feature over TRAINING images
+    (``views``: one ``[N, D]`` tensor per view, from ``net.raw_views``; None keeps that
+    view's statistics), and reset that view's whitening to the identity."""
+    for i, f in enumerate(views):
+        if f is None:
+            continue
+        mean, metric_mean, metric = net.view_buffers(i)
+        mean.copy_(f.float().mean(dim=0))
+        if metric is not None:
+            metric_mean.zero_()
+            metric.copy_(torch.eye(len(metric), device=metric.device))
+
+
+@torch.no_grad()
+def fit_whitening(
+    net: nn.Module, views: list[torch.Tensor | None], labels: torch.Tensor, strength: float
+) -> None:
+    """Fit each view's within-class whitening in a net that has one, on the raw features of
+    labelled TRAINING images centred by :func:`fit_centres` (None keeps that view's)."""
+    for i, f in enumerate(views):
+        if f is None:
+            continue
+        mean, metric_mean, metric = net.view_buffers(i)
+        centred = nn.functional.normalize(f.float() - mean, dim=1)
+        fitted_mean, matrix = within_class_whitening(centred, labels, strength)
+        metric_mean.copy_(fitted_mean)
+        metric.copy_(matrix)
+
+
+def add_coarse_view(
+    net: nn.Module,
+    train_images: torch.Tensor,
+    train_labels: torch.Tensor | None = None,
+    whitening: float | None = None,
+    batch_size: int = 256,
+) -> nn.Module:
+    """A copy of a trained, centred compact net that also embeds each image at half size.
+
+    The copy keeps ``net``'s weights and its statistics for the image itself; the coarse
+    view's centre (and, in a net that whitens within-class, its whitening of strength
+    ``whitening``: the run's ``TrainConfig.within_class_whitening``, 10.0 in the recipe
+    `best`) is fitted on ``train_images`` (uint8 ``[N, C, H, W]`` of the TRAINING classes, at
+    least 64 px) and ``train_labels``. No training: what chapter 8 measures against shifted
+    cameras; ``TrainConfig(coarse_view=True)`` builds the view into a run from the start.
+    """
+    if not getattr(net, "centre", False) or getattr(net, "coarse_view", True):
+        raise ValueError(
+            "add_coarse_view needs a centred CompactEmbeddingNet without a coarse view (such "
+            f"as the recipe `best`); got {type(net).__name__}"
+        )
+    if net.within_class and (train_labels is None or whitening is None):
+        raise ValueError(
+            "this net whitens within-class: pass train_labels and whitening (its "
+            "TrainConfig.within_class_whitening, 10.0 for the recipe `best`)"
+        )
+    twin = type(net)(
+        net.embedding_dim,
+        net.width,
+        in_channels=net.in_channels,
+        centre=True,
+        within_class=net.within_class,
+        coarse_view=True,
+    )
+    missing = twin.load_state_dict(copy.deepcopy(net.state_dict()), strict=False).missing_keys
+    assert all(k.startswith("coarse_") for k in missing), missing  # only the new buffers
+    device = next(net.parameters()).device
+    twin.to(device).eval()
+    with torch.no_grad():
+        chunks = [
+            twin.raw_views(to_model_input(chunk.to(device)))[1]
+            for chunk in train_images.split(batch_size)
+        ]
+    coarse = torch.cat(chunks).float()
+    fit_centres(twin, [None, coarse])  # the image's own statistics stay the trained ones
+    if net.within_class:
+        fit_whitening(twin, [None, coarse], train_labels.to(device), whitening)
+    return twin

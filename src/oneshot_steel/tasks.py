@@ -30,7 +30,7 @@ from .config import CNNConfig, TrainConfig
 from .data.imageset import ImageSet
 from .evaluate import embed
 from .losses import contrastive_loss, euclidean_distance, nt_xent_loss, prototypical_loss
-from .metric import within_class_whitening
+from .metric import fit_centres, fit_whitening
 from .sampling import EpisodeSampler, PairSampler
 
 __all__ = [
@@ -165,7 +165,7 @@ class Task:
 
     def update_base_mean(self) -> None:
         """Store in the net the mean raw feature of whole, unaugmented training images (the
-        centre of SimpleShot, chapter 8), so validation scores what inference will compute and
+        centre of SimpleShot, chapter 8; one per view of a net with a coarse view), so validation scores what inference will compute and
         every checkpoint carries the mean that belongs to its own weights. A net that whitens
         within-class gets an identity metric until :meth:`update_metric`."""
         net, n = self.net, len(self.images)
@@ -173,15 +173,14 @@ class Task:
         was_training = net.training
         net.eval()
         with torch.no_grad():
-            feats = [
-                net.raw(to_model_input(self.images[i]).contiguous(memory_format=self.memory_format))
+            chunks = [
+                net.raw_views(
+                    to_model_input(self.images[i]).contiguous(memory_format=self.memory_format)
+                )
                 for i in self.probe.split(64)
             ]
-            self.probe_features = torch.cat(feats).float()
-            net.base_mean.copy_(self.probe_features.mean(dim=0))
-            if getattr(net, "within_class", False):
-                net.metric_mean.zero_()
-                net.metric.copy_(torch.eye(len(net.metric), device=net.metric.device))
+            self.probe_views = [torch.cat(view).float() for view in zip(*chunks, strict=True)]
+            fit_centres(net, self.probe_views)
         net.train(was_training)
 
     def update_metric(self) -> None:
@@ -193,13 +192,8 @@ class Task:
         scores, and through it validation would reward the fit, not what carries to unseen
         classes (chosen that way, the full-length runs kept earlier epochs and lost a point,
         ``benchmarks/RESULTS.md``). Every checkpoint still carries its own epoch's metric."""
-        net = self.net
-        centred = F.normalize(self.probe_features - net.base_mean, dim=1)
-        mean, matrix = within_class_whitening(
-            centred, self.labels[self.probe], self.cfg.within_class_whitening
-        )
-        net.metric_mean.copy_(mean)
-        net.metric.copy_(matrix)
+        labels = self.labels[self.probe]
+        fit_whitening(self.net, self.probe_views, labels, self.cfg.within_class_whitening)
 
 
 class PairTask(Task):

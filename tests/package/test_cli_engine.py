@@ -291,3 +291,23 @@ def test_train_the_best_recipe_then_evaluate_with_a_validation_threshold(
     assert result["data"]["image_size"] == 48  # the checkpoint's input size, not the default
     pairs = result["pair_verification"]
     assert pairs["val_threshold"] is not None and pairs["threshold"] == pairs["val_threshold"]
+
+
+def test_train_the_best_recipe_with_a_coarse_view_then_evaluate(
+    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "coarse"
+    args = ["train", "--recipe", "best", "--preset", "smoke", "--data", str(tiny_neu_dir)]
+    args += ["--out", str(out), "--image-size", "64", "--val-fraction", "0.5", "--no-progress"]
+    assert main([*args, "--coarse-view"]) == 0
+    from oneshot_steel.checkpoint import load_checkpoint
+
+    net, config, _ = load_checkpoint(out)
+    assert config.coarse_view and net.coarse_view
+    capsys.readouterr()
+    argv = ["evaluate", "--checkpoint", str(out), "--data", str(tiny_neu_dir), "--episodes", "5"]
+    assert main([*argv, "--queries", "5", "--pairs", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"]["image_size"] == 64
+    paper = ["train", "--preset", "smoke", "--data", str(tiny_neu_dir), "--coarse-view"]
+    assert main([*paper, "--out", str(tmp_path / "paper"), "--no-progress"]) == 2
+    assert "coarse_view" in capsys.readouterr().err  # only the recipe best has the view

@@ -342,35 +342,35 @@ def test_optimise_for_cpu_keeps_the_embeddings_of_a_centred_compact_net() -> Non
     assert net.features.block1[1].__class__ is nn.BatchNorm2d  # the original is untouched
 
 
-@pytest.mark.parametrize("within_class", [False, True])
+@pytest.mark.parametrize("within_class, coarse", [(False, False), (True, False), (True, True)])
 def test_quantize_static_int8_keeps_what_a_compact_net_sees_and_rejects_what_it_cannot(
-    within_class: bool,
+    within_class: bool, coarse: bool
 ) -> None:
     from oneshot_steel.augment import to_model_input
     from oneshot_steel.deploy import quantize_static_int8
     from oneshot_steel.errors import ModelInputError
-    from oneshot_steel.metric import within_class_whitening
+    from oneshot_steel.metric import add_coarse_view, fit_centres, fit_whitening
 
     torch.manual_seed(0)
     net = CompactEmbeddingNet(8, 4, centre=True, within_class=within_class).eval()
-    coarse = torch.randint(0, 256, (48, 1, 5, 5)).float()  # smooth textures, like images
-    images = nn.functional.interpolate(coarse, size=40, mode="bilinear").round().to(torch.uint8)
+    grid = torch.randint(0, 256, (48, 1, 5, 5)).float()  # smooth textures, like images
+    size = 64 if coarse else 40  # a coarse view needs 64 px
+    images = nn.functional.interpolate(grid, size=size, mode="bilinear").round().to(torch.uint8)
     calibration, queries = images[:32], to_model_input(images[32:])
+    if coarse:  # the half-size view's statistics, fitted as add_coarse_view does
+        net = add_coarse_view(net, calibration, torch.arange(32) % 4, 1.0)
     with torch.no_grad():  # SimpleShot's mean, as training stores it: the embeddings then differ
-        raw = net.raw(to_model_input(calibration))
-        net.base_mean.copy_(raw.mean(0))
+        views = net.raw_views(to_model_input(calibration))
+        fit_centres(net, views)
         if within_class:  # and the metric, from four made-up training classes
-            centred = nn.functional.normalize(raw - net.base_mean, dim=1)
-            mean, matrix = within_class_whitening(centred, torch.arange(32) % 4, 1.0)
-            net.metric_mean.copy_(mean)
-            net.metric.copy_(matrix)
-            assert not torch.allclose(matrix, torch.eye(8))  # the metric does something
+            fit_whitening(net, views, torch.arange(32) % 4, 1.0)
+            assert not torch.allclose(net.metric, torch.eye(8))  # the metric does something
     engine = torch.backends.quantized.engine
     fast = quantize_static_int8(net, calibration)
     assert torch.backends.quantized.engine == engine  # the process-wide setting is restored
     with torch.no_grad():
         exact, int8 = net(queries), fast(queries)
-    assert int8.shape == exact.shape == (16, 8)
+    assert int8.shape == exact.shape == (16, 16 if coarse else 8)
     torch.testing.assert_close(int8.norm(dim=1), torch.ones(16))  # SimpleShot still applied
     assert (exact @ exact.T).min() < 0.5  # distinct directions, so the check below means something
     # 8-bit rounding moves each embedding (here by cosine 0.95-0.99, a tiny random net), but

@@ -42,3 +42,50 @@ def test_finish_feature_is_simpleshot_then_the_metric() -> None:
     out = finish_feature(f, base, shift, matrix)
     torch.testing.assert_close(out, torch.nn.functional.normalize((z - shift) @ matrix, dim=1))
     torch.testing.assert_close(out.norm(dim=1), torch.ones(6))
+
+
+def test_add_coarse_view_keeps_the_net_and_finishes_the_half_size_view_on_its_own() -> None:
+    from oneshot_steel.augment import to_model_input
+    from oneshot_steel.metric import add_coarse_view, coarse_view
+    from oneshot_steel.models import CompactEmbeddingNet
+
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(8, 4, centre=True, within_class=True).eval()
+    images = torch.randint(0, 256, (40, 1, 64, 64), dtype=torch.uint8)
+    labels = torch.arange(40) % 4
+    x = to_model_input(images)
+    with torch.no_grad():
+        net.base_mean.normal_()
+        twin = add_coarse_view(net, images, labels, 1.0)
+        joined, alone = twin(x), net(x)
+        raw_coarse = net.raw(coarse_view(x))
+    assert joined.shape == (40, 16) and not net.coarse_view  # the original is untouched
+    torch.testing.assert_close(joined.norm(dim=1), torch.ones(40))
+    # the image's own half: exactly what the net returned, at 1/sqrt(2) of the joined length
+    torch.testing.assert_close(joined[:, :8] * 2**0.5, alone)
+    # the coarse half: centred on the training images' own mean at half size, then whitened
+    torch.testing.assert_close(twin.coarse_mean, raw_coarse.mean(0))
+    centred = nn_normalize(raw_coarse - raw_coarse.mean(0))
+    mean, matrix = within_class_whitening(centred, labels, 1.0)
+    torch.testing.assert_close(twin.coarse_metric, matrix)
+    expected = nn_normalize((centred - mean) @ matrix)
+    torch.testing.assert_close(joined[:, 8:] * 2**0.5, expected, rtol=1e-4, atol=1e-5)
+    assert torch.equal(twin.base_mean, net.base_mean)  # not refitted on these images
+
+
+def test_add_coarse_view_refuses_what_it_cannot_extend() -> None:
+    from oneshot_steel.metric import add_coarse_view
+    from oneshot_steel.models import CompactEmbeddingNet
+
+    images = torch.zeros(4, 1, 64, 64, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="centred CompactEmbeddingNet"):
+        add_coarse_view(CompactEmbeddingNet(8, 4), images)
+    with pytest.raises(ValueError, match="pass train_labels and whitening"):
+        add_coarse_view(CompactEmbeddingNet(8, 4, centre=True, within_class=True), images)
+    twin = add_coarse_view(CompactEmbeddingNet(8, 4, centre=True), images)
+    with pytest.raises(ValueError, match="without a coarse view"):
+        add_coarse_view(twin, images)
+
+
+def nn_normalize(x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.normalize(x, dim=1)

@@ -233,3 +233,14 @@ def test_a_within_class_metric_changes_nothing_until_set_then_whitens() -> None:
     assert {"metric", "metric_mean"} <= set(net.state_dict())  # they travel with the checkpoint
     with pytest.raises(ValueError, match="needs centre=True"):
         CompactEmbeddingNet(8, 4, within_class=True)
+
+
+def test_a_coarse_view_needs_a_centred_net_and_images_twice_the_smallest_size() -> None:
+    with pytest.raises(ValueError, match="coarse_view=True needs centre=True"):
+        CompactEmbeddingNet(embedding_dim=8, width=4, coarse_view=True)
+    net = CompactEmbeddingNet(embedding_dim=8, width=4, centre=True, coarse_view=True)
+    assert {"coarse_mean", "base_mean"} <= set(net.state_dict())
+    assert net.train()(torch.zeros(2, 1, 40, 40)).shape == (2, 8)  # training windows: >= 32
+    with pytest.raises(ModelInputError, match="at least 64x64"):
+        net.eval()(torch.zeros(2, 1, 40, 40))
+    assert net.eval()(torch.zeros(2, 1, 64, 64)).shape == (2, 16)

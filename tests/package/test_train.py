@@ -485,3 +485,40 @@ def test_the_best_recipe_keeps_its_simpleshot_mean_and_metric_in_the_checkpoint(
     torch.testing.assert_close(embed(reloaded, test), feats)
     clf = OneShotClassifier(net).enroll(test.select(torch.arange(0, len(test), 40)))
     assert clf.predict(test)[0].shape == (len(test),)
+
+
+def test_a_run_with_a_coarse_view_fits_each_view_and_reloads(tmp_path: Path) -> None:
+    from oneshot_steel.augment import to_model_input
+    from oneshot_steel.embedding import embed
+    from oneshot_steel.evaluate import simpleshot
+    from oneshot_steel.metric import coarse_view, within_class_whitening
+
+    data = synthetic_imageset(64, 16)  # 64 px: the half-size view is 32, the least it takes
+    seen, test = data.subset(["RS", "Pa", "In"]), data.subset(["Cr", "PS", "Sc"])
+    held_out = torch.arange(len(seen)) % 16 < 4
+    train = seen.select(torch.nonzero(~held_out).flatten())
+    val = seen.select(torch.nonzero(held_out).flatten())
+    cfg = TrainConfig.recipe("best", "smoke", ssl_batch=8, episodes_per_epoch=2, coarse_view=True)
+    net = train_or_load(cfg, train, val, tmp_path, kind="selfsup", progress=False)
+    assert net.coarse_view and float(net.coarse_mean.abs().sum()) > 0
+    halves = []
+    for view in (lambda x: x, coarse_view):  # each view: SimpleShot, then its own whitening
+        with torch.no_grad():
+            raw_train = net.raw(view(to_model_input(train.images)))
+            raw_test = net.raw(view(to_model_input(test.images)))
+        mean, matrix = within_class_whitening(
+            simpleshot(raw_train, raw_train), train.labels, cfg.within_class_whitening
+        )
+        halves.append(
+            torch.nn.functional.normalize((simpleshot(raw_test, raw_train) - mean) @ matrix, dim=1)
+        )
+    expected = torch.nn.functional.normalize(torch.cat(halves, dim=1), dim=1)
+    feats = embed(net, test)
+    assert feats.shape == (len(test), 2 * cfg.embedding_dim)
+    torch.testing.assert_close(feats, expected, rtol=1e-4, atol=1e-4)
+    reloaded = load_checkpoint(tmp_path, weights="best")[0]  # the checkpoint holds both views
+    assert reloaded.coarse_view
+    torch.testing.assert_close(embed(reloaded, test), feats)
+    with pytest.raises(ValueError, match="coarse_view"):
+        TrainConfig.recipe("best", "smoke", simpleshot=False, within_class_whitening=0.0,
+                           coarse_view=True)  # fmt: skip
