@@ -48,8 +48,10 @@ if __name__ == "__main__":
             if shift == "none":
                 g = torch.Generator().manual_seed(0)
                 calibration = sp.train.images[torch.randperm(len(sp.train), generator=g)[:256]]
-                views |= {"int8": lambda: quantize_static_int8(net, calibration),
-                          "coarse-int8": lambda: quantize_static_int8(coarse, calibration)}
+                views |= {
+                    "int8": lambda: quantize_static_int8(net, calibration),
+                    "coarse-int8": lambda: quantize_static_int8(coarse, calibration),
+                }
             for view, build in views.items():
                 if (split_name, seed, shift, view) in done:
                     continue
