@@ -132,7 +132,8 @@ class TrainConfig:
                     lambda v: v == 0 or (_positive(v) and self.simpleshot),
                 ),
                 "coarse_view": (
-                    "False unless simpleshot=True",
+                    "False unless simpleshot=True (a view of the recipe `best`: use "
+                    "--recipe best --coarse-view)",
                     lambda v: not v or self.simpleshot,
                 ),
                 "select_epoch_by": (" or ".join(map(repr, SELECT_BY)), lambda v: v in SELECT_BY),

@@ -275,39 +275,32 @@ def test_train_with_other_losses_and_windows(
     assert history["kind"] == kind and len(history["train_loss"]) == 2
 
 
+@pytest.mark.parametrize("coarse_view", [False, True])
 def test_train_the_best_recipe_then_evaluate_with_a_validation_threshold(
-    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], coarse_view: bool
 ) -> None:
-    out = tmp_path / "best"
+    from oneshot_steel.checkpoint import load_checkpoint
+
+    out, size = tmp_path / "best", 64 if coarse_view else 48  # the half-size view needs 32 px
     args = ["train", "--recipe", "best", "--preset", "smoke", "--data", str(tiny_neu_dir)]
-    args += ["--out", str(out), "--image-size", "48", "--val-fraction", "0.5", "--no-progress"]
-    assert main(args) == 0
+    args += ["--out", str(out), "--image-size", str(size), "--val-fraction", "0.5", "--no-progress"]
+    assert main(args + ["--coarse-view"] * coarse_view) == 0
     history = json.loads((out / "history.json").read_text())
     assert history["kind"] == "selfsup"
+    net, config, _ = load_checkpoint(out)
+    assert config.coarse_view == net.coarse_view == coarse_view
     capsys.readouterr()
     argv = ["evaluate", "--checkpoint", str(out), "--data", str(tiny_neu_dir), "--episodes", "5"]
     assert main([*argv, "--queries", "5", "--pairs", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["data"]["image_size"] == 48  # the checkpoint's input size, not the default
+    assert result["data"]["image_size"] == size  # the checkpoint's input size, not the default
     pairs = result["pair_verification"]
     assert pairs["val_threshold"] is not None and pairs["threshold"] == pairs["val_threshold"]
 
 
-def test_train_the_best_recipe_with_a_coarse_view_then_evaluate(
+def test_train_refuses_a_coarse_view_for_a_net_without_simpleshot(
     tiny_neu_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "coarse"
-    args = ["train", "--recipe", "best", "--preset", "smoke", "--data", str(tiny_neu_dir)]
-    args += ["--out", str(out), "--image-size", "64", "--val-fraction", "0.5", "--no-progress"]
-    assert main([*args, "--coarse-view"]) == 0
-    from oneshot_steel.checkpoint import load_checkpoint
-
-    net, config, _ = load_checkpoint(out)
-    assert config.coarse_view and net.coarse_view
-    capsys.readouterr()
-    argv = ["evaluate", "--checkpoint", str(out), "--data", str(tiny_neu_dir), "--episodes", "5"]
-    assert main([*argv, "--queries", "5", "--pairs", "20", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["data"]["image_size"] == 64
     paper = ["train", "--preset", "smoke", "--data", str(tiny_neu_dir), "--coarse-view"]
     assert main([*paper, "--out", str(tmp_path / "paper"), "--no-progress"]) == 2
     assert "coarse_view" in capsys.readouterr().err  # only the recipe best has the view
