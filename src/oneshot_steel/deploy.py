@@ -40,7 +40,7 @@ from .export import (
     load_torchscript,
     onnx_available,
 )
-from .metric import coarse_view, finish_feature, join_views
+from .metric import finish_feature, join_views, shrink_by_half
 from .truncate import cap
 
 __all__ = [
@@ -184,7 +184,7 @@ class _StaticInt8(nn.Module):
                 self.register_buffer(f"view{i}_{name}", b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        images = [x, coarse_view(x)] if self.n_views == 2 else [x]
+        images = [x, shrink_by_half(x)] if self.n_views == 2 else [x]
         raw = [self.body(v.contiguous(memory_format=torch.channels_last)) for v in images]
         if self.n_views == 0:
             return raw[0]
@@ -250,7 +250,7 @@ def quantize_static_int8(
             prepared = prepare_fx(body, get_default_qconfig_mapping(engine), example)
             for chunk in x.cpu().split(64):  # every view the int8 net will see
                 views = [to_model_input(chunk)]
-                views += [coarse_view(views[0])] if getattr(model, "coarse_view", False) else []
+                views += [shrink_by_half(views[0])] if getattr(model, "coarse_view", False) else []
                 for view in views:
                     prepared(view.contiguous(memory_format=torch.channels_last))
             traced = torch.jit.trace(convert_fx(prepared), example, check_trace=False)

@@ -8,7 +8,7 @@ a centred compact net applies them itself (:func:`finish_feature`), so its check
 int8 copy and every caller see the same features.
 
 A net with a coarse view (chapter 8, "A second, coarser view") also embeds every image
-shrunk to half size (:func:`coarse_view`), finishes each scale with its own statistics, and
+shrunk to half size (:func:`shrink_by_half`), finishes each scale with its own statistics, and
 joins the two unit vectors (:func:`join_views`).
 """
 
@@ -24,11 +24,11 @@ from .augment import to_model_input
 
 __all__ = [
     "add_coarse_view",
-    "coarse_view",
     "finish_feature",
     "fit_centres",
     "fit_whitening",
     "join_views",
+    "shrink_by_half",
     "within_class_whitening",
 ]
 
@@ -86,7 +86,7 @@ def finish_feature(
     return nn.functional.normalize((z - metric_mean) @ metric, dim=1)
 
 
-def coarse_view(x: torch.Tensor) -> torch.Tensor:
+def shrink_by_half(x: torch.Tensor) -> torch.Tensor:
     """``x`` ``[B, C, H, W]`` shrunk to half size by averaging 2 x 2 pixels (an odd last row or
     column is dropped). Why: a texture seen at half size has already lost its finest detail,
     whatever the camera, so this view's feature moves little when a new camera is softer or

@@ -17,7 +17,7 @@ from torch import nn
 
 from .errors import ModelInputError
 from .losses import euclidean_distance
-from .metric import coarse_view, finish_feature, join_views
+from .metric import finish_feature, join_views, shrink_by_half
 from .sequence_nets import GRUEmbeddingNet, WDCNNEmbeddingNet
 
 __all__ = [
@@ -257,7 +257,7 @@ class CompactEmbeddingNet(nn.Module):
             channels=self.in_channels,
             min_size=least,
         )
-        return [self.raw(x), self.raw(coarse_view(x))]
+        return [self.raw(x), self.raw(shrink_by_half(x))]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` float in [-1, 1], H, W >= 32 -> ``[B, embedding_dim]`` (in eval

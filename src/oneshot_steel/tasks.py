@@ -165,8 +165,9 @@ class Task:
 
     def update_base_mean(self) -> None:
         """Store in the net the mean raw feature of whole, unaugmented training images (the
-        centre of SimpleShot, chapter 8; one per view of a net with a coarse view), so validation scores what inference will compute and
-        every checkpoint carries the mean that belongs to its own weights. A net that whitens
+        centre of SimpleShot, chapter 8; one per view of a net with a coarse view), so
+        validation scores what inference will compute and every checkpoint carries the mean
+        that belongs to its own weights. A net that whitens
         within-class gets an identity metric until :meth:`update_metric`."""
         net, n = self.net, len(self.images)
         self.probe = torch.linspace(0, n - 1, min(n, MEAN_IMAGES), device=self.device).long()

@@ -46,7 +46,7 @@ def test_finish_feature_is_simpleshot_then_the_metric() -> None:
 
 def test_add_coarse_view_keeps_the_net_and_finishes_the_half_size_view_on_its_own() -> None:
     from oneshot_steel.augment import to_model_input
-    from oneshot_steel.metric import add_coarse_view, coarse_view
+    from oneshot_steel.metric import add_coarse_view, shrink_by_half
     from oneshot_steel.models import CompactEmbeddingNet
 
     torch.manual_seed(0)
@@ -58,7 +58,7 @@ def test_add_coarse_view_keeps_the_net_and_finishes_the_half_size_view_on_its_ow
         net.base_mean.normal_()
         twin = add_coarse_view(net, images, labels, 1.0)
         joined, alone = twin(x), net(x)
-        raw_coarse = net.raw(coarse_view(x))
+        raw_coarse = net.raw(shrink_by_half(x))
     assert joined.shape == (40, 16) and not net.coarse_view  # the original is untouched
     torch.testing.assert_close(joined.norm(dim=1), torch.ones(40))
     # the image's own half: exactly what the net returned, at 1/sqrt(2) of the joined length

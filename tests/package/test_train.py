@@ -491,7 +491,7 @@ def test_a_run_with_a_coarse_view_fits_each_view_and_reloads(tmp_path: Path) -> 
     from oneshot_steel.augment import to_model_input
     from oneshot_steel.embedding import embed
     from oneshot_steel.evaluate import simpleshot
-    from oneshot_steel.metric import coarse_view, within_class_whitening
+    from oneshot_steel.metric import shrink_by_half, within_class_whitening
 
     data = synthetic_imageset(64, 16)  # 64 px: the half-size view is 32, the least it takes
     seen, test = data.subset(["RS", "Pa", "In"]), data.subset(["Cr", "PS", "Sc"])
@@ -502,7 +502,7 @@ def test_a_run_with_a_coarse_view_fits_each_view_and_reloads(tmp_path: Path) -> 
     net = train_or_load(cfg, train, val, tmp_path, kind="selfsup", progress=False)
     assert net.coarse_view and float(net.coarse_mean.abs().sum()) > 0
     halves = []
-    for view in (lambda x: x, coarse_view):  # each view: SimpleShot, then its own whitening
+    for view in (lambda x: x, shrink_by_half):  # each view: SimpleShot, then its own whitening
         with torch.no_grad():
             raw_train = net.raw(view(to_model_input(train.images)))
             raw_test = net.raw(view(to_model_input(test.images)))
