@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .augment import to_model_input
+from .data.imageset import ImageSet
 
 __all__ = [
     "add_coarse_view",
@@ -135,7 +136,7 @@ def fit_whitening(
 
 def add_coarse_view(
     net: nn.Module,
-    train_images: torch.Tensor,
+    train_images: ImageSet | torch.Tensor,
     train_labels: torch.Tensor | None = None,
     whitening: float | None = None,
     batch_size: int = 256,
@@ -145,10 +146,21 @@ def add_coarse_view(
     The copy keeps ``net``'s weights and its statistics for the image itself; the coarse
     view's centre (and, in a net that whitens within-class, its whitening of strength
     ``whitening``: the run's ``TrainConfig.within_class_whitening``, 10.0 in the recipe
-    `best`) is fitted on ``train_images`` (uint8 ``[N, C, H, W]`` of the TRAINING classes, at
-    least 64 px) and ``train_labels``. No training: what chapter 8 measures against shifted
-    cameras; ``TrainConfig(coarse_view=True)`` builds the view into a run from the start.
+    `best`) is fitted on ``train_images`` (an ImageSet of the TRAINING classes, which brings
+    its labels, or uint8 ``[N, C, H, W]`` with ``train_labels``; at least 64 px). No
+    training: what chapter 8 measures against shifted cameras; ``TrainConfig(coarse_view=
+    True)`` builds the view into a run from the start.
     """
+    if isinstance(train_images, ImageSet):
+        train_labels = train_images.labels if train_labels is None else train_labels
+        train_images = train_images.images
+    x = train_images
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.uint8 or x.ndim != 4 or not len(x):
+        what = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(
+            f"add_coarse_view needs the training images as an ImageSet or a non-empty uint8 "
+            f"batch [N, C, H, W] (ImageSet.images); got {what}"
+        )
     if not getattr(net, "centre", False) or getattr(net, "coarse_view", True):
         raise ValueError(
             "add_coarse_view needs a centred CompactEmbeddingNet without a coarse view (such "

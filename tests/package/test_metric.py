@@ -85,6 +85,25 @@ def test_add_coarse_view_refuses_what_it_cannot_extend() -> None:
     twin = add_coarse_view(CompactEmbeddingNet(8, 4, centre=True), images)
     with pytest.raises(ValueError, match="without a coarse view"):
         add_coarse_view(twin, images)
+    with pytest.raises(ValueError, match=r"uint8 batch \[N, C, H, W\].*got torch.float32"):
+        add_coarse_view(CompactEmbeddingNet(8, 4, centre=True), images.float())
+
+
+def test_add_coarse_view_takes_an_imageset_with_its_labels() -> None:
+    from oneshot_steel.data.imageset import ImageSet
+    from oneshot_steel.metric import add_coarse_view
+    from oneshot_steel.models import CompactEmbeddingNet
+
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(8, 4, centre=True, within_class=True).eval()
+    images = torch.randint(0, 256, (12, 1, 64, 64), dtype=torch.uint8)
+    labels = torch.arange(12) % 3
+    train = ImageSet(images, labels, ["a", "b", "c"], [f"i{k}" for k in range(12)])
+    from_set = add_coarse_view(net, train, whitening=1.0)
+    from_tensors = add_coarse_view(net, images, labels, 1.0)
+    x = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(from_set(x), from_tensors(x))
 
 
 def nn_normalize(x: torch.Tensor) -> torch.Tensor:
