@@ -278,6 +278,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "image_size": data.image_size,
         },
         "classes": list(data.classes),
+        "features": {"dim": int(emb.shape[1]), "coarse_view": config.coarse_view},
         "warnings": warnings,
         "episodic": {
             "protocol": f"{args.n_way}-way {args.k_shot}-shot episodes, {args.queries} "
@@ -309,7 +310,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         print(json_text(result))
     else:
         synthetic = " (SYNTHETIC data)" if data.synthetic else ""
-        print(f"{len(data)} images of {','.join(data.classes)}{synthetic}")
+        view = ", with the coarse view" if config.coarse_view else ""
+        print(
+            f"{len(data)} images of {','.join(data.classes)}{synthetic}; {emb.shape[1]}-d features{view}"
+        )
         print(ep)
         print(pv)
     return 0

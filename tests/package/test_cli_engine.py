@@ -294,6 +294,8 @@ def test_train_the_best_recipe_then_evaluate_with_a_validation_threshold(
     assert main([*argv, "--queries", "5", "--pairs", "20", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["data"]["image_size"] == size  # the checkpoint's input size, not the default
+    dim = 2 * config.embedding_dim if coarse_view else config.embedding_dim
+    assert result["features"] == {"dim": dim, "coarse_view": coarse_view}
     pairs = result["pair_verification"]
     assert pairs["val_threshold"] is not None and pairs["threshold"] == pairs["val_threshold"]
 
