@@ -51,8 +51,10 @@ class ScaleMix(SelfSupervisedTask):
 
 
 def joined(net, split, episodes=2000):
-    f = [simpleshot(embed(net, t(split.test.images)), embed(net, t(split.train.images)))
-         for t in (lambda x: x, half)]
+    f = [
+        simpleshot(embed(net, t(split.test.images)), embed(net, t(split.train.images)))
+        for t in (lambda x: x, half)
+    ]
     feats = join_views([F.normalize(x, dim=1) for x in f])
     row = {}
     for k in (1, 5):
