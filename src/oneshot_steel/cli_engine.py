@@ -94,7 +94,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--coarse-view",
         action="store_true",
-        help="recipe best: also embed each image at half size (a quarter more compute; "
+        help="recipe best: also embed each image at half size (1.3-1.4x the query time; "
         "sturdier when a new camera is softer or coarser, about 1 point lower 1-shot on NEU; "
         "chapter 8)",
     )

@@ -100,7 +100,7 @@ class TrainConfig:
     #: (``metric.within_class_whitening``); 0: off
     within_class_whitening: float = 0.0
     #: with ``simpleshot``: also embed each image at half size, centred (and whitened) apart,
-    #: the two joined: a quarter more compute, sturdier under a softer camera (ch. 8)
+    #: the two joined: sturdier under a softer camera, 1.3-1.4x the query time (ch. 8)
     coarse_view: bool = False
     #: what picks the best epoch on the validation images: "val_loss" (lowest) or
     #: "val_accuracy" (highest, ties to the lower loss; see history.record_epoch)

@@ -183,10 +183,15 @@ def add_coarse_view(
     assert all(k.startswith("coarse_") for k in missing), missing  # only the new buffers
     device = next(net.parameters()).device
     twin.to(device).eval()
-    with torch.no_grad():
+    if min(x.shape[-2:]) < 2 * twin.min_size:
+        raise ValueError(
+            f"add_coarse_view needs training images of at least {2 * twin.min_size} px (their "
+            f"half size must be {twin.min_size}); got {tuple(x.shape[-2:])}"
+        )
+    with torch.no_grad():  # the half-size view only: the image's own statistics are kept
         chunks = [
-            twin.raw_views(to_model_input(chunk.to(device)))[1]
-            for chunk in train_images.split(batch_size)
+            twin.raw(shrink_by_half(to_model_input(chunk.to(device))))
+            for chunk in x.split(batch_size)
         ]
     coarse = torch.cat(chunks).float()
     fit_centres(twin, [None, coarse])  # the image's own statistics stay the trained ones

@@ -179,7 +179,7 @@ class CompactEmbeddingNet(nn.Module):
     ``coarse_view=True`` (needs ``centre``) also embeds every image at half size, finishes that
     feature with statistics of its own (buffers ``coarse_mean``, and with ``within_class``
     ``coarse_metric_mean``, ``coarse_metric``) and returns both joined: ``2 * embedding_dim``
-    numbers, more robust to a softer camera, for a quarter more compute (chapter 8). Add it
+    numbers, more robust to a softer camera, for 1.3-1.4x the query time (chapter 8). Add it
     to a trained net with :func:`oneshot_steel.metric.add_coarse_view`.
     """
 

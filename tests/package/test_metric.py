@@ -87,6 +87,8 @@ def test_add_coarse_view_refuses_what_it_cannot_extend() -> None:
         add_coarse_view(twin, images)
     with pytest.raises(ValueError, match=r"uint8 batch \[N, C, H, W\].*got torch.float32"):
         add_coarse_view(CompactEmbeddingNet(8, 4, centre=True), images.float())
+    with pytest.raises(ValueError, match="at least 64 px"):
+        add_coarse_view(CompactEmbeddingNet(8, 4, centre=True), images[..., :40, :40])
 
 
 def test_add_coarse_view_takes_an_imageset_with_its_labels() -> None:
