@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 import oneshot_steel.export as export
+from oneshot_steel.augment import to_model_input
 from oneshot_steel.classifier import OneShotClassifier
 from oneshot_steel.deploy import (
     OnnxEmbeddingNet,
@@ -30,6 +31,7 @@ from oneshot_steel.deploy import (
 )
 from oneshot_steel.errors import OneShotSteelError
 from oneshot_steel.evaluate import best_threshold, embed
+from oneshot_steel.metric import add_coarse_view, fit_centres, fit_whitening
 from oneshot_steel.models import CompactEmbeddingNet, PaperEmbeddingNet
 
 
@@ -270,6 +272,31 @@ def test_onnx_round_trip_gives_the_same_embeddings(
     assert net(torch.zeros(1, 1, 40, 40)).shape == (1, 8)  # free batch dimension
 
 
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_a_net_with_a_coarse_view_exports_both_views(fmt: str, tmp_path: Path) -> None:
+    """Chapter 10 ships a coarse-view net like any other: its second view's statistics are
+    buffers, so the exported file returns the same joined, whitened features."""
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    net = CompactEmbeddingNet(8, 4, centre=True, within_class=True).eval()
+    grid = torch.randint(0, 256, (40, 1, 5, 5)).float()  # smooth textures, like images
+    images = nn.functional.interpolate(grid, size=64, mode="bilinear").round().to(torch.uint8)
+    with torch.no_grad():  # statistics of four made-up training classes, as training fits them
+        views = net.raw_views(to_model_input(images[:32]))
+        fit_centres(net, views)
+        fit_whitening(net, views, torch.arange(32) % 4, 1.0)
+    net = add_coarse_view(net, images[:32], torch.arange(32) % 4, 1.0)
+    assert not torch.allclose(net.coarse_metric, torch.eye(8))  # the view's own statistics
+    if fmt == "torchscript":
+        shipped = load_torchscript(export_torchscript(net, tmp_path / "net.pt", image_size=64))
+    else:
+        shipped = OnnxEmbeddingNet(export_onnx(net, tmp_path / "net.onnx", image_size=64))
+    queries = images[32:]
+    torch.testing.assert_close(embed(shipped, queries), embed(net, queries), atol=1e-5, rtol=1e-5)
+    assert embed(shipped, queries).shape == (8, 16)  # both views, joined
+
+
 def test_onnx_net_names_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(OneShotSteelError, match="missing.onnx"):
         OnnxEmbeddingNet(tmp_path / "missing.onnx")
@@ -346,10 +373,8 @@ def test_optimise_for_cpu_keeps_the_embeddings_of_a_centred_compact_net() -> Non
 def test_quantize_static_int8_keeps_what_a_compact_net_sees_and_rejects_what_it_cannot(
     within_class: bool, coarse: bool
 ) -> None:
-    from oneshot_steel.augment import to_model_input
     from oneshot_steel.deploy import quantize_static_int8
     from oneshot_steel.errors import ModelInputError
-    from oneshot_steel.metric import add_coarse_view, fit_centres, fit_whitening
 
     torch.manual_seed(0)
     net = CompactEmbeddingNet(8, 4, centre=True, within_class=within_class).eval()
