@@ -32,16 +32,11 @@ base = TrainConfig.recipe("best", os.environ.get("PRESET", "quick"))
 
 def scaled_windows(images, size, gen, lo, hi):
     """Per image, a random square window of side U(lo, hi) * size pixels, resized to size."""
-    b, _, h, w = images.shape
-    u = torch.rand((b, 3), generator=gen, device=images.device)
-    side = (lo + (hi - lo) * u[:, 0]) * size / h  # window side as a fraction of the image
-    cx = (u[:, 1] * 2 - 1) * (1 - side)
-    cy = (u[:, 2] * 2 - 1) * (1 - side)
-    theta = torch.zeros(b, 2, 3, device=images.device)
-    theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = side, side, cx, cy
-    grid = F.affine_grid(theta, (b, 1, size, size), align_corners=False)
-    out = F.grid_sample(images.float(), grid, mode="bilinear", align_corners=False)
-    return out.round().clamp(0, 255).to(torch.uint8)
+    from common import windows_at  # the same arithmetic, shared with scale_pretext.py since stop 36
+
+    u = torch.rand((len(images), 3), generator=gen, device=images.device)
+    side = (lo + (hi - lo) * u[:, 0]) * size / images.shape[2]  # window side as a fraction
+    return windows_at(images, size, side, u[:, 1:])
 
 
 def photometric(x, gen, contrast, blur_p):

@@ -140,3 +140,19 @@ def score_features(features, test, episodes=2000):
         r = episodic_accuracy(features, test, 3, k, 15, episodes, 0)
         row[f"{k}shot"] = [round(100 * r.mean, 2), round(100 * r.ci95, 2)]
     return row
+
+
+def windows_at(images, size, side, centre):
+    """Stop 36 on (and ``augexp.py``'s scale jitter): per image, the square window whose side
+    is ``side`` (a fraction of the image, ``[B]``) at relative position ``centre`` (``[B, 2]``
+    in [0, 1]: x, y), read bilinearly and resized to ``size`` px; uint8 in, uint8 out."""
+    import torch.nn.functional as F
+
+    b = len(images)
+    cx = (centre[:, 0] * 2 - 1) * (1 - side)
+    cy = (centre[:, 1] * 2 - 1) * (1 - side)
+    theta = torch.zeros(b, 2, 3, device=images.device)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = side, side, cx, cy
+    grid = F.affine_grid(theta, (b, 1, size, size), align_corners=False)
+    out = F.grid_sample(images.float(), grid, mode="bilinear", align_corners=False)
+    return out.round().clamp(0, 255).to(torch.uint8)

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import train_and_score
+from common import train_and_score, windows_at
 from oneshot_steel.augment import augment_batch
 from oneshot_steel.losses import nt_xent_loss
 from oneshot_steel.tasks import SelfSupervisedTask
@@ -40,17 +40,10 @@ LOW, HIGH = 0.5, 2.0
 def scaled_windows(images, size, gen):
     """Per image, a random square window of side s * size px (log2 s uniform in
     [log2 LOW, log2 HIGH]) resized to size px; returns (windows uint8, log2 s)."""
-    b, _, h, w = images.shape
-    u = torch.rand((b, 3), generator=gen, device=images.device)
+    u = torch.rand((len(images), 3), generator=gen, device=images.device)
     log2_s = math.log2(LOW) + (math.log2(HIGH) - math.log2(LOW)) * u[:, 0]
-    side = (2**log2_s) * size / h  # the window's side as a fraction of the image
-    cx = (u[:, 1] * 2 - 1) * (1 - side)
-    cy = (u[:, 2] * 2 - 1) * (1 - side)
-    theta = torch.zeros(b, 2, 3, device=images.device)
-    theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = side, side, cx, cy
-    grid = F.affine_grid(theta, (b, 1, size, size), align_corners=False)
-    out = F.grid_sample(images.float(), grid, mode="bilinear", align_corners=False)
-    return out.round().clamp(0, 255).to(torch.uint8), log2_s
+    side = (2**log2_s) * size / images.shape[2]  # the window's side as a fraction of the image
+    return windows_at(images, size, side, u[:, 1:]), log2_s
 
 
 class ScalePretext(SelfSupervisedTask):
