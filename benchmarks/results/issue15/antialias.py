@@ -55,5 +55,4 @@ def antialiased(net, name):
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    os.makedirs(OUT, exist_ok=True)
     train_and_score(sys.argv[1:], OUT, lambda name: SelfSupervisedTask, patch=antialiased)

@@ -2,7 +2,7 @@
 """What the issue-15 exploration scripts share (stop 28 on): paths, the two splits, the
 recipe's quick-length config and the scoring every row uses. Records, not maintained code."""
 
-import json, sys
+import json, os, sys
 
 import torch
 
@@ -93,6 +93,7 @@ def train_and_score(tokens, out, task_for, patch=None):
     from oneshot_steel.data.splits import one_shot_split
     from oneshot_steel.models import CompactEmbeddingNet
 
+    os.makedirs(out, exist_ok=True)  # results.jsonl goes here, even if no run trains
     imgs = load_neu(DATA, size=200)
     build = T.build_from_spec
     for token in tokens:

@@ -65,5 +65,4 @@ TASKS = {"hcl1": HardNegatives, "hcl0.5": HardNegativesHalf}
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    os.makedirs(OUT, exist_ok=True)
     train_and_score(sys.argv[1:], OUT, TASKS.__getitem__)

@@ -84,5 +84,4 @@ def with_scale_head(net, name):
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
-    os.makedirs(OUT, exist_ok=True)
     train_and_score(sys.argv[1:], OUT, TASKS.__getitem__, patch=with_scale_head)
